@@ -1,0 +1,183 @@
+"""Typed settings, read from the environment and `.env`, validated at start.
+
+Every secret must be present and at least 32 characters long; a missing,
+short or placeholder secret stops the process with a message that names the
+variable. Sandbox mode writes freshly generated local secrets to
+`./var/.env` on first start, so a new user never has to invent one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from syndic import errors
+
+MIN_SECRET_LENGTH = 32
+VAR_DIR = Path("var")
+SANDBOX_ENV_FILE = VAR_DIR / ".env"
+
+_PLACEHOLDERS = ("changeme", "change-me", "change_me", "secret", "placeholder", "xxx")
+_SECRET_NAMES = (
+    "api_token_secret",
+    "internal_api_secret",
+    "lemon_webhook_secret",
+    "credentials_key",
+)
+TIERS_WITH_VARIANTS = ("basic", "pro", "max")
+
+
+def _strong_secret(value: SecretStr) -> SecretStr:
+    raw = value.get_secret_value()
+    if len(raw) < MIN_SECRET_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
+    lowered = raw.lower()
+    if len(set(raw)) < 8 or any(word in lowered for word in _PLACEHOLDERS):
+        raise ValueError("looks like a placeholder; generate a random value")
+    return value
+
+
+Secret = Annotated[SecretStr, AfterValidator(_strong_secret)]
+
+
+class Settings(BaseSettings):
+    """Everything syndic reads from its environment (prefix `SYNDIC_`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SYNDIC_",
+        env_file=".env",
+        extra="ignore",
+        hide_input_in_errors=True,
+    )
+
+    database_url: str = f"sqlite:///{VAR_DIR}/syndic.db"
+    sandbox: bool = False
+
+    api_token_secret: Secret
+    internal_api_secret: Secret
+    lemon_webhook_secret: Secret
+    credentials_key: Secret
+    lemon_api_key: SecretStr | None = None
+    lemon_store_id: str | None = None
+    lemon_variants: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    lemon_accept_test_mode: bool = False
+    redis_url: str | None = None
+
+    x_base_url: str = "https://api.x.com"
+    bluesky_base_url: str = "https://bsky.social"
+    linkedin_base_url: str = "https://api.linkedin.com"
+    linkedin_version: str = "202611"
+    telegram_base_url: str = "https://api.telegram.org"
+    facebook_base_url: str = "https://graph.facebook.com"
+    facebook_api_version: str = "v25.0"
+    discord_base_url: str = "https://discord.com"
+    reddit_base_url: str = "https://oauth.reddit.com"
+    devto_base_url: str = "https://dev.to"
+    medium_base_url: str = "https://api.medium.com"
+    lemon_base_url: str = "https://api.lemonsqueezy.com"
+
+    # seconds
+    scheduler_tick: float = Field(default=60.0, gt=0)
+    scheduler_lease: float = Field(default=120.0, gt=0)
+    scheduler_batch: int = Field(default=500, gt=0)
+    platform_timeout: float = Field(default=15.0, gt=0)
+    publish_max_attempts: int = Field(default=4, ge=1)
+
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+
+    @field_validator("lemon_variants", mode="before")
+    @classmethod
+    def _parse_variants(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        variants: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            tier, sep, variant_id = item.partition("=")
+            if not sep or tier.strip() not in TIERS_WITH_VARIANTS:
+                raise ValueError(
+                    "expected tier=variant pairs such as basic=700101,pro=700201"
+                )
+            variants[variant_id.strip()] = tier.strip()
+        return variants
+
+    @property
+    def async_database_url(self) -> str:
+        """`database_url` with the async driver syndic uses for that database."""
+        return async_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def async_url(url: str) -> str:
+    """Map `sqlite:///` and `postgresql://` URLs to their asyncio drivers."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    if url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        return url
+    raise errors.ConfigurationError(
+        "SYNDIC_DATABASE_URL must start with sqlite:/// or postgresql://"
+    )
+
+
+def write_sandbox_secrets(path: Path = SANDBOX_ENV_FILE) -> bool:
+    """Create `path` with random local secrets unless it exists. True if written."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Local secrets generated by `syndic serve --sandbox`. Never reuse them.",
+        *(f"SYNDIC_{name.upper()}={secrets.token_urlsafe(36)}" for name in _SECRET_NAMES),
+        "SYNDIC_LEMON_API_KEY=sandbox-" + secrets.token_urlsafe(36),
+        "SYNDIC_LEMON_STORE_ID=1",
+        "SYNDIC_LEMON_VARIANTS=basic=700101,pro=700201,max=700301",
+    ]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return True
+
+
+def load(*, sandbox: bool = False, **overrides: Any) -> Settings:
+    """Read and validate the settings, or raise `ConfigurationError`.
+
+    In sandbox mode `./var/.env` is created on first use and read after
+    `.env`; variables set in the environment always win.
+    """
+    env_files: tuple[Path | str, ...] = (".env",)
+    if sandbox:
+        write_sandbox_secrets()
+        env_files = (".env", SANDBOX_ENV_FILE)
+        overrides.setdefault("sandbox", True)
+
+    try:
+        return Settings(_env_file=env_files, **overrides)
+    except ValidationError as exc:
+        raise errors.ConfigurationError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        name = "SYNDIC_" + "_".join(str(part) for part in error["loc"]).upper()
+        message = "is not set" if error["type"] == "missing" else error["msg"]
+        problems.append(f"{name} {message}")
+    return "invalid configuration: " + "; ".join(problems)

@@ -1,0 +1,1 @@
+"""The data layer: engine, tables, migrations and the named queries in `repo`."""

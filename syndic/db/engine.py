@@ -1,0 +1,89 @@
+"""The database: one async engine for SQLite or PostgreSQL, and transactions.
+
+SQLite runs in WAL mode with a busy timeout, and every transaction starts
+with `BEGIN IMMEDIATE`, so a transaction that reads and then writes never
+fails on the read-to-write upgrade (SQLite does not wait there).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, exc, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from syndic import config, errors
+
+log = logging.getLogger(__name__)
+
+_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, OSError, TimeoutError)
+
+
+class Database:
+    """An engine, a session factory and a count of statements sent."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = config.async_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        options: dict[str, Any] = {}
+        if not self.is_sqlite:
+            options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.statements = 0
+
+        sync_engine = self.engine.sync_engine
+        event.listen(sync_engine, "before_cursor_execute", self._count)
+        if self.is_sqlite:
+            event.listen(sync_engine, "connect", _sqlite_connect)
+            event.listen(sync_engine, "begin", _sqlite_begin)
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction, committed on success.
+
+        A database that cannot be reached raises `ServiceUnavailable`.
+        """
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        except _UNAVAILABLE as exc_:
+            log.warning("database_unavailable", extra={"error": type(exc_).__name__})
+            raise errors.ServiceUnavailable("the database is not answering") from exc_
+
+    async def ping(self) -> None:
+        async with self.transaction() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    def _count(self, *_: Any) -> None:
+        self.statements += 1
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,2 @@
+"""Named queries. Routes, the scheduler and the CLI call these; nothing else
+builds SQL."""

@@ -1,0 +1,1 @@
+"""Secrets: API keys, credential encryption, constant-time comparison."""
