@@ -91,5 +91,7 @@ def _add_months(anchor: datetime, months: int) -> datetime:
     if month == 12:
         days_in_month = 31
     else:
-        days_in_month = (anchor.replace(year=year, month=month + 1, day=1) - timedelta(days=1)).day
+        days_in_month = (
+            anchor.replace(year=year, month=month + 1, day=1) - timedelta(days=1)
+        ).day
     return anchor.replace(year=year, month=month, day=min(anchor.day, days_in_month))

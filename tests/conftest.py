@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -22,7 +22,9 @@ from syndic.db import migrate
 from syndic.db.engine import Database
 from syndic.db.models import Base
 
-PG_ADMIN_DSN = os.environ.get("SYNDIC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "SYNDIC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ("sqlite", "postgresql")
 
@@ -72,7 +74,9 @@ class PostgresDatabases:
         connection = await asyncpg.connect(PG_ADMIN_DSN)
         try:
             for name in self.created:
-                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await connection.execute(
+                    f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                )
         finally:
             await connection.close()
 
@@ -91,7 +95,10 @@ def sqlite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def make_database_url(
-    backend: str, sqlite_dir: Path, pg_databases: PostgresDatabases, pg_problem: str | None
+    backend: str,
+    sqlite_dir: Path,
+    pg_databases: PostgresDatabases,
+    pg_problem: str | None,
 ) -> str:
     """A fresh, empty database of `backend`, as a `SYNDIC_DATABASE_URL`."""
     if backend == "sqlite":
@@ -134,8 +141,3 @@ async def _dispose_shared() -> AsyncIterator[None]:
     for database in _shared.values():
         await database.dispose()
     _shared.clear()
-
-
-@pytest.fixture
-def anyio_backend() -> Iterator[str]:
-    yield "asyncio"

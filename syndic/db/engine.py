@@ -36,7 +36,11 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         options: dict[str, Any] = {}
         if not self.is_sqlite:
-            options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+            options = {
+                "pool_size": pool_size,
+                "max_overflow": pool_size,
+                "pool_pre_ping": True,
+            }
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.statements = 0

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol, get_args
 
-PLATFORMS = (
+Platform = Literal[
     "x",
     "bluesky",
     "linkedin",
@@ -33,7 +33,8 @@ PLATFORMS = (
     "reddit",
     "devto",
     "medium",
-)
+]
+PLATFORMS: tuple[str, ...] = get_args(Platform)
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syndic.db.models import PlatformAccount
+from syndic.db.repo import _dialect
 
 
 async def store(
@@ -22,13 +22,18 @@ async def store(
     expires_at: datetime | None,
     now: datetime,
 ) -> None:
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    values = {"ciphertext": ciphertext, "label": label, "expires_at": expires_at, "updated_at": now}
+    values = {
+        "ciphertext": ciphertext,
+        "label": label,
+        "expires_at": expires_at,
+        "updated_at": now,
+    }
     await session.execute(
-        insert(PlatformAccount)
+        _dialect.insert(session, PlatformAccount)
         .values(user_id=user_id, platform=platform, created_at=now, **values)
         .on_conflict_do_update(
-            index_elements=[PlatformAccount.user_id, PlatformAccount.platform], set_=values
+            index_elements=[PlatformAccount.user_id, PlatformAccount.platform],
+            set_=values,
         )
     )
 
@@ -42,7 +47,9 @@ async def of_user(session: AsyncSession, user_id: str) -> Sequence[PlatformAccou
     return (await session.execute(query)).scalars().all()
 
 
-async def get(session: AsyncSession, user_id: str, platform: str) -> PlatformAccount | None:
+async def get(
+    session: AsyncSession, user_id: str, platform: str
+) -> PlatformAccount | None:
     return await session.get(PlatformAccount, (user_id, platform))
 
 

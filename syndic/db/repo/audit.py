@@ -21,11 +21,17 @@ async def record(
     user_id: str | None = None,
     **details: Any,
 ) -> None:
-    session.add(AuditEntry(at=now, actor=actor, action=action, user_id=user_id, details=details))
+    session.add(
+        AuditEntry(at=now, actor=actor, action=action, user_id=user_id, details=details)
+    )
 
 
 async def entries(
-    session: AsyncSession, *, user_id: str | None = None, before: int | None = None, limit: int = 100
+    session: AsyncSession,
+    *,
+    user_id: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
 ) -> Sequence[AuditEntry]:
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if user_id is not None:

@@ -27,7 +27,11 @@ async def add(
 ) -> ApiKey | None:
     """Store `key`; None if its prefix is already taken (generate another)."""
     row = ApiKey(
-        user_id=user_id, prefix=key.prefix, key_hash=key.digest, name=name, created_at=now
+        user_id=user_id,
+        prefix=key.prefix,
+        key_hash=key.digest,
+        name=name,
+        created_at=now,
     )
     session.add(row)
     try:

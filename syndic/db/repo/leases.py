@@ -54,18 +54,29 @@ async def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return await _take(session, Post.id.in_(due.scalar_subquery()), owner, lease_until, now)
+    return await _take(
+        session, Post.id.in_(due.scalar_subquery()), owner, lease_until, now
+    )
 
 
 async def claim_one(
-    session: AsyncSession, *, post_id: str, owner: str, lease_until: datetime, now: datetime
+    session: AsyncSession,
+    *,
+    post_id: str,
+    owner: str,
+    lease_until: datetime,
+    now: datetime,
 ) -> Claim | None:
     claims = await _take(session, Post.id == post_id, owner, lease_until, now)
     return claims[0] if claims else None
 
 
 async def _take(
-    session: AsyncSession, which: ColumnElement[bool], owner: str, lease_until: datetime, now: datetime
+    session: AsyncSession,
+    which: ColumnElement[bool],
+    owner: str,
+    lease_until: datetime,
+    now: datetime,
 ) -> list[Claim]:
     result = await session.execute(
         update(Post)
@@ -129,7 +140,10 @@ async def start_publishing(
     result = await session.execute(
         update(Post)
         .where(_held(post_id, owner, fence))
-        .values(publish_started_at=func.coalesce(Post.publish_started_at, now), updated_at=now)
+        .values(
+            publish_started_at=func.coalesce(Post.publish_started_at, now),
+            updated_at=now,
+        )
         .returning(Post)
         .execution_options(synchronize_session=False)
     )
@@ -158,7 +172,13 @@ async def start_publishing(
 
 
 async def begin_delivery(
-    session: AsyncSession, *, delivery_id: int, post_id: str, owner: str, fence: int, now: datetime
+    session: AsyncSession,
+    *,
+    delivery_id: int,
+    post_id: str,
+    owner: str,
+    fence: int,
+    now: datetime,
 ) -> bool:
     """A platform's point of no return: `publishing`, one more attempt."""
     held = exists().where(_held(post_id, owner, fence))
@@ -208,8 +228,14 @@ async def finish(
 ) -> str | None:
     """Close the post from its deliveries' states; the final status or None."""
     states = (
-        await session.execute(select(Delivery.status).where(Delivery.post_id == post_id))
-    ).scalars().all()
+        (
+            await session.execute(
+                select(Delivery.status).where(Delivery.post_id == post_id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     if any(state in ("pending", "publishing") for state in states):
         return None
     status = final_status(states)
@@ -217,7 +243,13 @@ async def finish(
     result = await session.execute(
         update(Post)
         .where(_held(post_id, owner, fence))
-        .values(status=status, lease_owner=None, lease_until=None, finished_at=now, updated_at=now)
+        .values(
+            status=status,
+            lease_owner=None,
+            lease_until=None,
+            finished_at=now,
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     return status if result.rowcount else None  # type: ignore[attr-defined]
@@ -229,3 +261,24 @@ def final_status(states: Sequence[str]) -> str:
     if published == len(states):
         return "published"
     return "failed" if published == 0 else "partially_failed"
+
+
+async def defer_delivery(
+    session: AsyncSession,
+    *,
+    delivery_id: int,
+    post_id: str,
+    owner: str,
+    fence: int,
+    error_code: str,
+    error: str,
+) -> bool:
+    """Back to `pending` after a transient failure the platform did not act on."""
+    held = exists().where(_held(post_id, owner, fence))
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == "publishing", held)
+        .values(status="pending", error_code=error_code, error=error)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

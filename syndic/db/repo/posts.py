@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,12 +31,16 @@ async def create(session: AsyncSession, post: Post) -> Post:
     return post
 
 
-async def by_idempotency_key(session: AsyncSession, user_id: str, key: str) -> Post | None:
+async def by_idempotency_key(
+    session: AsyncSession, user_id: str, key: str
+) -> Post | None:
     query = select(Post).where(Post.user_id == user_id, Post.idempotency_key == key)
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def view(session: AsyncSession, post_id: str, user_id: str | None = None) -> PostView | None:
+async def view(
+    session: AsyncSession, post_id: str, user_id: str | None = None
+) -> PostView | None:
     query = select(Post).where(Post.id == post_id)
     if user_id is not None:
         query = query.where(Post.user_id == user_id)
@@ -64,12 +69,18 @@ async def page(
         query = query.where(Post.status == status)
     if before is not None:
         query = query.where(Post.id < before)
-    posts = (await session.execute(query.order_by(Post.id.desc()).limit(limit))).scalars().all()
+    posts = (
+        (await session.execute(query.order_by(Post.id.desc()).limit(limit)))
+        .scalars()
+        .all()
+    )
     if not posts:
         return []
 
     rows = await session.execute(
-        select(Delivery).where(Delivery.post_id.in_([p.id for p in posts])).order_by(Delivery.id)
+        select(Delivery)
+        .where(Delivery.post_id.in_([p.id for p in posts]))
+        .order_by(Delivery.id)
     )
     by_post: dict[str, list[Delivery]] = {p.id: [] for p in posts}
     for delivery in rows.scalars():
@@ -77,7 +88,9 @@ async def page(
     return [PostView(p, by_post[p.id]) for p in posts]
 
 
-async def cancel(session: AsyncSession, post_id: str, user_id: str, now: datetime) -> Post | None:
+async def cancel(
+    session: AsyncSession, post_id: str, user_id: str, now: datetime
+) -> Post | None:
     """Cancel the post if it has not reached its point of no return.
 
     One conditional update on the post row, which the scheduler's
@@ -86,13 +99,23 @@ async def cancel(session: AsyncSession, post_id: str, user_id: str, now: datetim
     result = await session.execute(
         update(Post)
         .where(Post.id == post_id, Post.user_id == user_id, CANCELLABLE)
-        .values(status="cancelled", lease_owner=None, lease_until=None, finished_at=now, updated_at=now)
+        .values(
+            status="cancelled",
+            lease_owner=None,
+            lease_until=None,
+            finished_at=now,
+            updated_at=now,
+        )
         .returning(Post)
     )
     return result.scalar_one_or_none()
 
 
 async def recent(session: AsyncSession, user_id: str, limit: int) -> Sequence[Post]:
-    query = select(Post).where(Post.user_id == user_id).order_by(Post.id.desc()).limit(limit)
+    query = (
+        select(Post)
+        .where(Post.user_id == user_id)
+        .order_by(Post.id.desc())
+        .limit(limit)
+    )
     return (await session.execute(query)).scalars().all()
-

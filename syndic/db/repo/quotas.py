@@ -18,10 +18,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syndic.db.models import Usage
+from syndic.db.repo import _dialect
 
 
 async def consume(
@@ -34,8 +34,7 @@ async def consume(
     image_limit: int | None,
 ) -> bool:
     """Count one post (and one image post if `image`); False if over a limit."""
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(Usage).values(
+    statement = _dialect.insert(session, Usage).values(
         user_id=user_id,
         period_start=period_start,
         posts_used=1,
@@ -72,7 +71,9 @@ async def refund(
     )
 
 
-async def used(session: AsyncSession, user_id: str, period_start: datetime) -> tuple[int, int]:
+async def used(
+    session: AsyncSession, user_id: str, period_start: datetime
+) -> tuple[int, int]:
     """(posts, image posts) counted for the period starting `period_start`."""
     query = select(Usage.posts_used, Usage.image_posts_used).where(
         Usage.user_id == user_id, Usage.period_start == period_start

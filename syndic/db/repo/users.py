@@ -54,7 +54,9 @@ async def require(session: AsyncSession, user_id: str) -> User:
 
 
 async def by_email(session: AsyncSession, email: str) -> User | None:
-    result = await session.execute(select(User).where(User.email == email.strip().lower()))
+    result = await session.execute(
+        select(User).where(User.email == email.strip().lower())
+    )
     return result.scalar_one_or_none()
 
 
@@ -88,4 +90,6 @@ async def is_banned(session: AsyncSession, user_id: str) -> bool:
 
 
 async def all_users(session: AsyncSession) -> Sequence[User]:
-    return (await session.execute(select(User).order_by(User.created_at))).scalars().all()
+    return (
+        (await session.execute(select(User).order_by(User.created_at))).scalars().all()
+    )

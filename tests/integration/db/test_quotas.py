@@ -14,18 +14,33 @@ PERIOD = datetime(2026, 12, 1, tzinfo=UTC)
 
 async def _user(db: Database) -> str:
     async with db.transaction() as session:
-        user = await users.create(session, email="q@example.test", tier="free", is_admin=False, now=clock.now())
+        user = await users.create(
+            session,
+            email="q@example.test",
+            tier="free",
+            is_admin=False,
+            now=clock.now(),
+        )
     return user.id
 
 
-async def _consume(db: Database, user_id: str, *, image: bool = False, limit: int = 100) -> bool:
+async def _consume(
+    db: Database, user_id: str, *, image: bool = False, limit: int = 100
+) -> bool:
     async with db.transaction() as session:
         return await quotas.consume(
-            session, user_id=user_id, period_start=PERIOD, image=image, post_limit=limit, image_limit=10
+            session,
+            user_id=user_id,
+            period_start=PERIOD,
+            image=image,
+            post_limit=limit,
+            image_limit=10,
         )
 
 
-async def test_fifty_concurrent_requests_for_the_last_slot_give_one_success(db: Database) -> None:
+async def test_fifty_concurrent_requests_for_the_last_slot_give_one_success(
+    db: Database,
+) -> None:
     user_id = await _user(db)
     for _ in range(99):
         assert await _consume(db, user_id)

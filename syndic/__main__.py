@@ -1,0 +1,3 @@
+from syndic.cli import main
+
+main()

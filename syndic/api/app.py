@@ -1,0 +1,84 @@
+"""The ASGI application: routers, error mapping, request ids, lifespan."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from syndic import logs
+from syndic.api import accounts, health, keys, posts, problems, sandbox
+from syndic.runtime import Runtime
+from syndic.scheduler.loop import Scheduler
+from syndic.services.keys import LastUsed
+
+log = logging.getLogger(__name__)
+
+
+def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
+    """The API (and, in sandbox mode, the emulators) around a built runtime."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt.last_used = LastUsed(rt.db)
+        rt.last_used.start()
+        if run_scheduler:
+            rt.scheduler = Scheduler(rt)
+            await rt.scheduler.start()
+        try:
+            yield
+        finally:
+            if rt.scheduler is not None:
+                await rt.scheduler.stop()
+            await rt.last_used.stop()
+            await rt.close()
+
+    app = FastAPI(
+        title="syndic",
+        version="0.1.0",
+        summary="One post from a developer tool, published to up to nine platforms.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    problems.install(app)
+    app.middleware("http")(_request_context)
+
+    for module in (health, keys, posts, accounts):
+        app.include_router(module.router)
+    if rt.recorder is not None:
+        from syndic.platforms import emulators
+
+        app.include_router(sandbox.router)
+        app.mount("/_emulators", emulators.create_app(rt.recorder))
+    return app
+
+
+async def _request_context(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    rid = request.headers.get("x-request-id", "")
+    if not (0 < len(rid) <= 64 and rid.isascii() and rid.replace("-", "").isalnum()):
+        rid = secrets.token_hex(8)
+    token = logs.request_id.set(rid)
+    started = time.perf_counter()
+    try:
+        response = await call_next(request)
+    finally:
+        logs.request_id.reset(token)
+    response.headers["X-Request-ID"] = rid
+    if not request.url.path.startswith("/_emulators"):
+        log.info(
+            "http_request",
+            extra={
+                "request_id": rid,
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "elapsed_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+    return response

@@ -1,0 +1,59 @@
+"""Everything a running syndic process holds, built once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from syndic.config import Settings
+from syndic.db.engine import Database
+from syndic.events import EventHub
+from syndic.platforms import registry
+from syndic.platforms.base import Adapter
+from syndic.security.crypto import CredentialBox
+
+if TYPE_CHECKING:
+    from syndic.platforms.emulators.recorder import Recorder
+    from syndic.scheduler.loop import Scheduler
+    from syndic.services.keys import LastUsed
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    http: httpx.AsyncClient
+    box: CredentialBox
+    adapters: dict[str, Adapter]
+    events: EventHub
+    sandbox_credentials: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recorder: Recorder | None = None
+    scheduler: Scheduler | None = None
+    last_used: LastUsed | None = None
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.db.dispose()
+
+
+def build(settings: Settings, *, emulator_root: str | None = None) -> Runtime:
+    """Wire the parts; `emulator_root` is where sandbox emulators answer."""
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.platform_timeout, connect=5.0),
+        headers={"User-Agent": "syndic/0.1 (self-hosted publishing backend)"},
+        follow_redirects=False,
+    )
+    sandbox = settings.sandbox and emulator_root is not None
+    return Runtime(
+        settings=settings,
+        db=Database(settings.database_url),
+        http=http,
+        box=CredentialBox(settings.credentials_key.get_secret_value()),
+        adapters=registry.build(
+            settings, http, emulator_root=emulator_root if sandbox else None
+        ),
+        events=EventHub(),
+        sandbox_credentials=registry.sandbox_credentials() if sandbox else {},
+    )

@@ -1,0 +1,192 @@
+"""Ticks, leases and exact timers.
+
+Every `tick` seconds the scheduler claims, in one query, the posts due
+before the next tick (plus a margin) and arms one timer per post at its
+release instant; lower tiers simply have release instants on their cadence
+boundaries. The database is not polled in between. A post accepted while
+its release falls inside the current window is claimed at once.
+
+Leases last `lease` seconds past the window and are renewed on each tick
+while held. A lease that lapses (the holder died or stalled) makes the post
+claimable by any process on its next tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from datetime import datetime, timedelta
+
+from syndic import clock
+from syndic.db.repo import leases
+from syndic.runtime import Runtime
+from syndic.scheduler.dispatch import Publisher
+from syndic.scheduler.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+MARGIN = timedelta(seconds=1)
+EARLY_TOLERANCE = 0.0005  # seconds; asyncio may wake a timer up to a clock tick early
+
+
+class Scheduler:
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        tick: float | None = None,
+        lease: float | None = None,
+        batch: int | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        settings = rt.settings
+        self.rt = rt
+        self.tick_seconds = tick or settings.scheduler_tick
+        self.lease_seconds = lease or settings.scheduler_lease
+        self.batch = batch or settings.scheduler_batch
+        # a fresh identity per start: a restarted process never inherits leases
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.publisher = Publisher(
+            rt,
+            self.owner,
+            policy or RetryPolicy(max_attempts=settings.publish_max_attempts),
+        )
+        self.horizon = clock.now()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._inflight: set[asyncio.Task[object]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._run(), name="syndic-scheduler")
+        log.info(
+            "scheduler_started", extra={"owner": self.owner, "tick": self.tick_seconds}
+        )
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking work, hand back leases not yet started, let in-flight
+        publishes finish for up to `grace` seconds."""
+        self._stopping.set()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+        async with self.rt.db.transaction() as session:
+            released = await leases.release(session, owner=self.owner, now=clock.now())
+        if self._inflight:
+            await asyncio.wait(self._inflight, timeout=grace)
+        log.info(
+            "scheduler_stopped",
+            extra={
+                "owner": self.owner,
+                "released": released,
+                "unfinished": sum(not t.done() for t in self._inflight),
+            },
+        )
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                full = await self.tick()
+            except Exception:
+                log.exception("scheduler_tick_failed", extra={"owner": self.owner})
+                full = False
+            if full:
+                continue  # more is due than one batch holds
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.tick_seconds)
+
+    async def tick(self) -> bool:
+        """Claim what is due before the next tick; True if the batch was full."""
+        now = clock.now()
+        horizon = now + timedelta(seconds=self.tick_seconds) + MARGIN
+        lease_until = horizon + timedelta(seconds=self.lease_seconds)
+
+        async with self.rt.db.transaction() as session:
+            claims = await leases.claim_due(
+                session,
+                owner=self.owner,
+                horizon=horizon,
+                lease_until=lease_until,
+                now=now,
+                limit=self.batch,
+            )
+            if self._timers or self._inflight:
+                await leases.renew(session, owner=self.owner, until=lease_until)
+
+        self.horizon = horizon
+        for claim in claims:
+            self._arm(claim.post_id, claim.release_at, claim.fence)
+        log.debug(
+            "scheduler_tick",
+            extra={"claimed": len(claims), "timers": len(self._timers)},
+        )
+        return len(claims) >= self.batch
+
+    def notice(self, post_id: str, release_at: datetime) -> None:
+        """A post was just accepted: claim it now if it is due inside this window."""
+        if self._stopping.is_set() or release_at >= self.horizon:
+            return
+        task = asyncio.create_task(self._claim_now(post_id))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    def forget(self, post_id: str) -> None:
+        handle = self._timers.pop(post_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    async def _claim_now(self, post_id: str) -> None:
+        now = clock.now()
+        lease_until = self.horizon + timedelta(seconds=self.lease_seconds)
+        try:
+            async with self.rt.db.transaction() as session:
+                claim = await leases.claim_one(
+                    session,
+                    post_id=post_id,
+                    owner=self.owner,
+                    lease_until=lease_until,
+                    now=now,
+                )
+        except Exception:
+            log.exception("post_claim_failed", extra={"post_id": post_id})
+            return
+        if claim is not None:
+            self._arm(claim.post_id, claim.release_at, claim.fence)
+
+    def _arm(self, post_id: str, release_at: datetime, fence: int) -> None:
+        loop = asyncio.get_running_loop()
+        delay = (release_at - clock.now()).total_seconds()
+        self.forget(post_id)
+        self._timers[post_id] = loop.call_at(
+            loop.time() + max(delay, 0.0), self._fire, post_id, release_at, fence
+        )
+
+    def _fire(self, post_id: str, release_at: datetime, fence: int) -> None:
+        self._timers.pop(post_id, None)
+        if (release_at - clock.now()).total_seconds() > EARLY_TOLERANCE:
+            self._arm(post_id, release_at, fence)
+            return
+        task = asyncio.create_task(
+            self._publish(post_id, fence), name=f"publish-{post_id}"
+        )
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _publish(self, post_id: str, fence: int) -> None:
+        try:
+            await self.publisher.run(post_id, fence)
+        except Exception:
+            log.exception("post_publish_failed", extra={"post_id": post_id})

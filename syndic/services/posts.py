@@ -1,0 +1,229 @@
+"""Scheduling and cancelling posts: validation, quota, idempotency."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from syndic import clock, errors, plans, times
+from syndic.db.models import Post, User
+from syndic.db.repo import posts, quotas
+from syndic.platforms.base import Draft, Media, Problem
+from syndic.runtime import Runtime
+from syndic.services import accounts, periods
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PostRequest:
+    """A post as a client asked for it, before any rule is applied."""
+
+    text: str
+    platforms: Sequence[str]
+    scheduled_at: str | None = None
+    timezone: str | None = None
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    texts: Mapping[str, str] = field(default_factory=dict)
+    media: Sequence[Media] = ()
+
+    def draft_for(self, platform: str, post_id: str = "") -> Draft:
+        return Draft(
+            text=self.texts.get(platform, self.text),
+            options=dict(self.options.get(platform, {})),
+            media=tuple(self.media),
+            idempotency_key=f"{post_id}:{platform}" if post_id else "",
+        )
+
+    def fingerprint(self) -> str:
+        body = {
+            "text": self.text,
+            "platforms": list(self.platforms),
+            "scheduled_at": self.scheduled_at,
+            "timezone": self.timezone,
+            "options": self.options,
+            "texts": self.texts,
+            "media": [hashlib.sha256(m.data).hexdigest() for m in self.media],
+        }
+        return hashlib.sha256(
+            json.dumps(body, sort_keys=True, default=str).encode()
+        ).hexdigest()
+
+
+async def problems(
+    rt: Runtime, user: User, request: PostRequest
+) -> dict[str, list[Problem]]:
+    """Every rule each target platform would refuse the post for (no quota used)."""
+    found: dict[str, list[Problem]] = {}
+    connected = await accounts.connected(rt, user.id)
+    for platform in request.platforms:
+        adapter = rt.adapters.get(platform)
+        if adapter is None:
+            found[platform] = [
+                Problem(f"{platform}.unsupported", f"{platform} is not available")
+            ]
+            continue
+        issues = adapter.validate(request.draft_for(platform))
+        if platform not in connected:
+            issues.append(
+                Problem(
+                    f"{platform}.account.not_connected",
+                    f"connect a {platform} account first (PUT /v1/accounts/{platform})",
+                )
+            )
+        if issues:
+            found[platform] = issues
+    return found
+
+
+async def schedule(
+    rt: Runtime, user: User, request: PostRequest, *, idempotency_key: str | None = None
+) -> tuple[Post, bool]:
+    """Accept a post; the stored post and whether it was created now.
+
+    A repeated `idempotency_key` with the same request returns the first
+    post; with a different request it is a conflict.
+    """
+    now = clock.now()
+    scheduled_at = (
+        now
+        if request.scheduled_at is None
+        else times.resolve(request.scheduled_at, request.timezone)
+    )
+    times.check_not_past(scheduled_at, now)
+    fingerprint = request.fingerprint()
+
+    if idempotency_key is not None:
+        earlier = await _replay(rt, user.id, idempotency_key, fingerprint)
+        if earlier is not None:
+            return earlier, False
+
+    found = await problems(rt, user, request)
+    if found:
+        raise errors.PostRejected(
+            "a platform would refuse this post",
+            details={p: [i.as_dict() for i in issues] for p, issues in found.items()},
+        )
+
+    try:
+        post = await _store(
+            rt, user, request, scheduled_at, now, idempotency_key, fingerprint
+        )
+    except IntegrityError:
+        # the same idempotency key won a race a moment ago
+        assert idempotency_key is not None
+        earlier = await _replay(rt, user.id, idempotency_key, fingerprint)
+        if earlier is None:
+            raise
+        return earlier, False
+
+    log.info(
+        "post_scheduled",
+        extra={
+            "post_id": post.id,
+            "user_id": user.id,
+            "release_at": post.release_at.isoformat(),
+        },
+    )
+    if rt.scheduler is not None:
+        rt.scheduler.notice(post.id, post.release_at)
+    return post, True
+
+
+async def _replay(rt: Runtime, user_id: str, key: str, fingerprint: str) -> Post | None:
+    async with rt.db.transaction() as session:
+        earlier = await posts.by_idempotency_key(session, user_id, key)
+    if earlier is not None and earlier.request_hash != fingerprint:
+        raise errors.IdempotencyConflict(
+            "this Idempotency-Key was used with a different request"
+        )
+    return earlier
+
+
+async def _store(
+    rt: Runtime,
+    user: User,
+    request: PostRequest,
+    scheduled_at: datetime,
+    now: datetime,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> Post:
+    plan = plans.plan_for(user.tier)
+    has_image = any(m.is_image for m in request.media)
+    period_start, _ = periods.current(user, now)
+    post = Post(
+        id=clock.new_id("pst"),
+        user_id=user.id,
+        status="pending",
+        text=request.text,
+        platforms=list(request.platforms),
+        options={
+            "per_platform": {k: dict(v) for k, v in request.options.items()},
+            "texts": dict(request.texts),
+        },
+        media=[],
+        has_image=has_image,
+        tier=plan.tier.value,
+        scheduled_at=scheduled_at,
+        release_at=plans.release_time(plan.tier, scheduled_at),
+        quota_period_start=period_start,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+        created_at=now,
+        updated_at=now,
+        fence=0,
+    )
+
+    async with rt.db.transaction() as session:
+        allowed = await quotas.consume(
+            session,
+            user_id=user.id,
+            period_start=period_start,
+            image=has_image,
+            post_limit=plan.posts_per_period,
+            image_limit=plan.image_posts_per_period,
+        )
+        if not allowed:
+            raise errors.QuotaExceeded(
+                f"the {plan.tier.value} plan's monthly quota is used up",
+                details={
+                    "tier": plan.tier.value,
+                    "period_start": period_start.isoformat(),
+                },
+            )
+        await posts.create(session, post)
+    return post
+
+
+async def cancel(rt: Runtime, user: User, post_id: str) -> Post:
+    """Cancel before the point of no return and give the quota slot back."""
+    now = clock.now()
+    async with rt.db.transaction() as session:
+        post = await posts.cancel(session, post_id, user.id, now)
+        if post is None:
+            existing = await posts.view(session, post_id, user.id)
+            if existing is None:
+                raise errors.NotFound(f"no post {post_id}")
+            raise errors.PostNotCancellable(
+                f"post {post_id} is {existing.post.status} and can no longer be cancelled"
+            )
+        if post.quota_period_start is not None:
+            await quotas.refund(
+                session,
+                user_id=user.id,
+                period_start=post.quota_period_start,
+                image=post.has_image,
+            )
+
+    log.info("post_cancelled", extra={"post_id": post.id, "user_id": user.id})
+    if rt.scheduler is not None:
+        rt.scheduler.forget(post.id)
+    return post
