@@ -32,14 +32,21 @@ class Runtime:
     recorder: Recorder | None = None
     scheduler: Scheduler | None = None
     last_used: LastUsed | None = None
+    owns_db: bool = True
 
     async def close(self) -> None:
         await self.http.aclose()
-        await self.db.dispose()
+        if self.owns_db:
+            await self.db.dispose()
 
 
-def build(settings: Settings, *, emulator_root: str | None = None) -> Runtime:
-    """Wire the parts; `emulator_root` is where sandbox emulators answer."""
+def build(
+    settings: Settings, *, emulator_root: str | None = None, db: Database | None = None
+) -> Runtime:
+    """Wire the parts; `emulator_root` is where sandbox emulators answer.
+
+    A `db` passed in stays open when the runtime closes.
+    """
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.platform_timeout, connect=5.0),
         headers={"User-Agent": "syndic/0.1 (self-hosted publishing backend)"},
@@ -48,7 +55,8 @@ def build(settings: Settings, *, emulator_root: str | None = None) -> Runtime:
     sandbox = settings.sandbox and emulator_root is not None
     return Runtime(
         settings=settings,
-        db=Database(settings.database_url),
+        db=db or Database(settings.database_url),
+        owns_db=db is None,
         http=http,
         box=CredentialBox(settings.credentials_key.get_secret_value()),
         adapters=registry.build(

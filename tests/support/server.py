@@ -1,0 +1,96 @@
+"""A syndic server on a real loopback socket, inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from syndic import clock, config, runtime
+from syndic.api.app import create_app
+from syndic.db.engine import Database
+from syndic.db.repo import users
+from syndic.platforms.emulators.recorder import Recorder
+from syndic.runtime import Runtime
+from syndic.services import keys
+
+
+def test_settings(database_url: str, **overrides: Any) -> config.Settings:
+    """Settings with random strong secrets, as a test would configure syndic."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "api_token_secret": secrets.token_urlsafe(36),
+        "internal_api_secret": secrets.token_urlsafe(36),
+        "lemon_webhook_secret": secrets.token_urlsafe(36),
+        "credentials_key": secrets.token_urlsafe(36),
+        "log_format": "text",
+    }
+    values.update(overrides)
+    return config.Settings(_env_file=None, **values)
+
+
+@dataclass
+class Server:
+    url: str
+    rt: Runtime
+    client: httpx.AsyncClient
+
+    async def user(self, *, tier: str = "max", admin: bool = False, email: str | None = None) -> str:
+        async with self.rt.db.transaction() as session:
+            user = await users.create(
+                session,
+                email=email or f"{secrets.token_hex(4)}@example.test",
+                tier=tier,
+                is_admin=admin,
+                now=clock.now(),
+            )
+        return user.id
+
+    async def key(self, user_id: str) -> str:
+        secret = self.rt.settings.api_token_secret.get_secret_value()
+        plaintext, _ = await keys.issue(self.rt.db, secret, user_id, name="test", actor="test")
+        return plaintext
+
+    async def user_with_key(self, **kwargs: Any) -> tuple[str, dict[str, str]]:
+        user_id = await self.user(**kwargs)
+        return user_id, {"Authorization": f"Bearer {await self.key(user_id)}"}
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    db: Database, *, sandbox: bool = True, run_scheduler: bool = True, **overrides: Any
+) -> AsyncIterator[Server]:
+    """Serve syndic on 127.0.0.1 (a free port) over `db`, emulators included."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+
+    overrides.setdefault("scheduler_tick", 2.0)
+    settings = test_settings(db.url, sandbox=sandbox, **overrides)
+    rt = runtime.build(settings, emulator_root=f"{url}/_emulators" if sandbox else None, db=db)
+    if sandbox:
+        rt.recorder = Recorder()
+    app = create_app(rt, run_scheduler=run_scheduler)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            yield Server(url, rt, client)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
