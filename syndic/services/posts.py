@@ -117,8 +117,9 @@ async def schedule(
             rt, user, request, scheduled_at, now, idempotency_key, fingerprint
         )
     except IntegrityError:
+        if idempotency_key is None:
+            raise
         # the same idempotency key won a race a moment ago
-        assert idempotency_key is not None
         earlier = await _replay(rt, user.id, idempotency_key, fingerprint)
         if earlier is None:
             raise

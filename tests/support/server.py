@@ -42,7 +42,9 @@ class Server:
     rt: Runtime
     client: httpx.AsyncClient
 
-    async def user(self, *, tier: str = "max", admin: bool = False, email: str | None = None) -> str:
+    async def user(
+        self, *, tier: str = "max", admin: bool = False, email: str | None = None
+    ) -> str:
         async with self.rt.db.transaction() as session:
             user = await users.create(
                 session,
@@ -55,7 +57,9 @@ class Server:
 
     async def key(self, user_id: str) -> str:
         secret = self.rt.settings.api_token_secret.get_secret_value()
-        plaintext, _ = await keys.issue(self.rt.db, secret, user_id, name="test", actor="test")
+        plaintext, _ = await keys.issue(
+            self.rt.db, secret, user_id, name="test", actor="test"
+        )
         return plaintext
 
     async def user_with_key(self, **kwargs: Any) -> tuple[str, dict[str, str]]:
@@ -76,7 +80,9 @@ async def serve(
 
     overrides.setdefault("scheduler_tick", 2.0)
     settings = test_settings(db.url, sandbox=sandbox, **overrides)
-    rt = runtime.build(settings, emulator_root=f"{url}/_emulators" if sandbox else None, db=db)
+    rt = runtime.build(
+        settings, emulator_root=f"{url}/_emulators" if sandbox else None, db=db
+    )
     if sandbox:
         rt.recorder = Recorder()
     app = create_app(rt, run_scheduler=run_scheduler)

@@ -25,6 +25,7 @@ class PostView:
 
 async def create(session: AsyncSession, post: Post) -> Post:
     session.add(post)
+    await session.flush()
     for platform in post.platforms:
         session.add(Delivery(post_id=post.id, platform=platform))
     await session.flush()
