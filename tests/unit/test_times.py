@@ -10,7 +10,9 @@ import pytest
 
 from syndic import errors, times
 
-CASES = json.loads((Path(__file__).parents[1] / "fixtures" / "cases" / "B12.json").read_text())
+CASES = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "cases" / "B12.json").read_text()
+)
 
 
 @pytest.mark.parametrize(
@@ -36,7 +38,9 @@ def test_a_time_without_offset_or_zone_is_rejected() -> None:
         times.resolve("2027-01-15T08:00:00", None)
 
 
-@pytest.mark.parametrize("value", ["tomorrow", "2027-13-01T00:00Z", "", "2027-01-15 08:00 +5"])
+@pytest.mark.parametrize(
+    "value", ["tomorrow", "2027-13-01T00:00Z", "", "2027-01-15 08:00 +5"]
+)
 def test_garbage_is_rejected_with_a_clear_message(value: str) -> None:
     with pytest.raises(errors.InvalidSchedule):
         times.resolve(value, None)

@@ -37,9 +37,9 @@ def in_(seconds: float) -> str:
 
 
 async def wait_for_status(
-    rt: Runtime, post_id: str, *statuses: str, timeout: float = 10
+    rt: Runtime, post_id: str, *statuses: str, within: float = 10
 ) -> post_rows.PostView:
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         async with rt.db.transaction() as session:
             view = await post_rows.view(session, post_id)
@@ -97,7 +97,7 @@ async def test_a_post_accepted_inside_the_window_is_claimed_at_once(
         post, _ = await posts.schedule(
             rt, user, posts.PostRequest("now", ["discord"], scheduled_at=in_(0.3))
         )
-        await wait_for_status(rt, post.id, "published", timeout=5)
+        await wait_for_status(rt, post.id, "published", within=5)
     finally:
         await scheduler.stop()
 
