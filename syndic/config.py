@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     scheduler_tick: float = Field(default=60.0, gt=0)
     scheduler_lease: float = Field(default=120.0, gt=0)
     scheduler_batch: int = Field(default=500, gt=0)
+    scheduler_cadence_workers: int = Field(default=16, gt=0)
     platform_timeout: float = Field(default=15.0, gt=0)
     publish_max_attempts: int = Field(default=4, ge=1)
 

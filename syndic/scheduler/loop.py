@@ -6,6 +6,11 @@ release instant; lower tiers simply have release instants on their cadence
 boundaries. The database is not polled in between. A post accepted while
 its release falls inside the current window is claimed at once.
 
+Max-tier posts are published the moment their timer fires. Posts of the
+cadence tiers all come due on the same boundaries (:00, :15, :30, :45), so
+they go through a small pool of workers instead: the burst is spread over
+the following seconds and never starves the exact timers of max posts.
+
 Leases last `lease` seconds past the window and are renewed on each tick
 while held. A lease that lapses (the holder died or stalled) makes the post
 claimable by any process on its next tick.
@@ -21,7 +26,7 @@ import secrets
 import socket
 from datetime import datetime, timedelta
 
-from syndic import clock
+from syndic import clock, plans
 from syndic.db.repo import leases
 from syndic.runtime import Runtime
 from syndic.scheduler.dispatch import Publisher
@@ -60,6 +65,9 @@ class Scheduler:
         self._inflight: set[asyncio.Task[object]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._lane: asyncio.Queue[leases.Claim] = asyncio.Queue()
+        self._lane_workers: list[asyncio.Task[None]] = []
+        self.lane_size = settings.scheduler_cadence_workers
 
     @property
     def stopping(self) -> bool:
@@ -67,6 +75,10 @@ class Scheduler:
 
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self._run(), name="syndic-scheduler")
+        self._lane_workers = [
+            asyncio.create_task(self._drain_lane(), name=f"syndic-cadence-{n}")
+            for n in range(self.lane_size)
+        ]
         log.info(
             "scheduler_started", extra={"owner": self.owner, "tick": self.tick_seconds}
         )
@@ -82,6 +94,9 @@ class Scheduler:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+        for worker in self._lane_workers:
+            if worker not in self._inflight:
+                worker.cancel()  # idle; busy ones finish their post and leave
 
         async with self.rt.db.transaction() as session:
             released = await leases.release(session, owner=self.owner, now=clock.now())
@@ -128,7 +143,7 @@ class Scheduler:
 
         self.horizon = horizon
         for claim in claims:
-            self._arm(claim.post_id, claim.release_at, claim.fence)
+            self._arm(claim)
         log.debug(
             "scheduler_tick",
             extra={"claimed": len(claims), "timers": len(self._timers)},
@@ -164,29 +179,43 @@ class Scheduler:
             log.exception("post_claim_failed", extra={"post_id": post_id})
             return
         if claim is not None:
-            self._arm(claim.post_id, claim.release_at, claim.fence)
+            self._arm(claim)
 
-    def _arm(self, post_id: str, release_at: datetime, fence: int) -> None:
+    def _arm(self, claim: leases.Claim) -> None:
         loop = asyncio.get_running_loop()
-        delay = (release_at - clock.now()).total_seconds()
-        self.forget(post_id)
-        self._timers[post_id] = loop.call_at(
-            loop.time() + max(delay, 0.0), self._fire, post_id, release_at, fence
+        delay = (claim.release_at - clock.now()).total_seconds()
+        self.forget(claim.post_id)
+        self._timers[claim.post_id] = loop.call_at(
+            loop.time() + max(delay, 0.0), self._fire, claim
         )
 
-    def _fire(self, post_id: str, release_at: datetime, fence: int) -> None:
-        self._timers.pop(post_id, None)
-        if (release_at - clock.now()).total_seconds() > EARLY_TOLERANCE:
-            self._arm(post_id, release_at, fence)
+    def _fire(self, claim: leases.Claim) -> None:
+        self._timers.pop(claim.post_id, None)
+        if (claim.release_at - clock.now()).total_seconds() > EARLY_TOLERANCE:
+            self._arm(claim)
+            return
+        if claim.tier != plans.Tier.MAX:
+            self._lane.put_nowait(claim)
             return
         task = asyncio.create_task(
-            self._publish(post_id, fence), name=f"publish-{post_id}"
+            self._publish(claim), name=f"publish-{claim.post_id}"
         )
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
-    async def _publish(self, post_id: str, fence: int) -> None:
+    async def _drain_lane(self) -> None:
+        while not self._stopping.is_set():
+            claim = await self._lane.get()
+            task = asyncio.current_task()
+            assert task is not None
+            self._inflight.add(task)
+            try:
+                await self._publish(claim)
+            finally:
+                self._inflight.discard(task)
+
+    async def _publish(self, claim: leases.Claim) -> None:
         try:
-            await self.publisher.run(post_id, fence)
+            await self.publisher.run(claim.post_id, claim.fence)
         except Exception:
-            log.exception("post_publish_failed", extra={"post_id": post_id})
+            log.exception("post_publish_failed", extra={"post_id": claim.post_id})

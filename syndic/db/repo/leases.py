@@ -28,6 +28,7 @@ class Claim:
     post_id: str
     release_at: datetime
     fence: int
+    tier: str
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -88,10 +89,10 @@ async def _take(
             fence=Post.fence + 1,
             updated_at=now,
         )
-        .returning(Post.id, Post.release_at, Post.fence)
+        .returning(Post.id, Post.release_at, Post.fence, Post.tier)
         .execution_options(synchronize_session=False)
     )
-    return [Claim(row.id, row.release_at, row.fence) for row in result]
+    return [Claim(row.id, row.release_at, row.fence, row.tier) for row in result]
 
 
 async def renew(session: AsyncSession, *, owner: str, until: datetime) -> int:
