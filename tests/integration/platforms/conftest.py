@@ -1,0 +1,101 @@
+"""The platform emulators on a real socket, for the adapters' contract tests.
+
+`emulators` serves `create_app` with uvicorn on 127.0.0.1 (a free port) in
+a background thread, once per session. Tests register their own accounts
+(`add_account()`), so rate windows and messages never mix between tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+from syndic.platforms.emulators import _base, create_app
+from syndic.platforms.emulators.recorder import Recorder
+
+START_TIMEOUT = 10.0  # seconds
+STOP_TIMEOUT = 10.0  # seconds
+
+
+@dataclass(frozen=True)
+class RunningEmulators:
+    app: Starlette
+    recorder: Recorder
+    origin: str
+
+    def base_url(self, platform: str) -> str:
+        """What an adapter's `base_url` is set to for `platform`."""
+        return f"{self.origin}/{platform}"
+
+    def state(self, emulator: _base.Emulator[Any]) -> Any:
+        return emulator.state(self.app)
+
+
+@contextlib.contextmanager
+def serve(app: Starlette) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 until the block ends; yields its origin."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="asyncio",
+        http="h11",
+        ws="none",
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [listener]}, daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the emulator server did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(STOP_TIMEOUT)
+        listener.close()
+
+
+@pytest.fixture(scope="session")
+def emulators() -> Iterator[RunningEmulators]:
+    recorder = Recorder()
+    app = create_app(recorder)
+    with serve(app) as origin:
+        yield RunningEmulators(app, recorder, origin)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """A client that talks to loopback only: no proxies from the environment."""
+    async with httpx.AsyncClient(trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture
+def closed_origin() -> str:
+    """An origin on 127.0.0.1 where nothing listens (connections are refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
