@@ -87,6 +87,8 @@ class User(Base):
     subscription_renews_at: Mapped[datetime | None]
     subscription_updated_at: Mapped[datetime | None]
     portal_url: Mapped[str | None] = mapped_column(Text)
+    # referral reward: the effective tier is at least pro until then
+    bonus_pro_until: Mapped[datetime | None]
 
 
 class ApiKey(Base):
@@ -203,3 +205,47 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[str | None] = mapped_column(String(32), index=True)
     details: Mapped[dict[str, Any]]
+
+
+class WebhookEvent(Base):
+    """One verified Lemon Squeezy delivery, stored before it is answered.
+
+    `dedupe_key` is unique: a redelivery of the same event finds the row
+    instead of adding one (see `syndic.billing.inbox.dedupe_key`).
+    """
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ix_webhook_events_status_received", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    event_name: Mapped[str] = mapped_column(String(64))
+    resource_type: Mapped[str | None] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    webhook_id: Mapped[str | None] = mapped_column(String(64))
+    test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    # received -> processed | ignored | failed; failed and ignored can be replayed
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    user_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class ReferralCredit(Base):
+    """A referred user's first paid subscription, counted once for the referrer."""
+
+    __tablename__ = "referral_credits"
+
+    referred_user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id"), primary_key=True
+    )
+    referrer_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    subscription_id: Mapped[str] = mapped_column(String(32))
+    counted_at: Mapped[datetime]
