@@ -32,8 +32,10 @@ from typing import Any, ClassVar
 
 import httpx
 
+from syndic import config
 from syndic.platforms import _http, base
 
+DEFAULT_TIMEOUT = 15.0  # seconds
 MAX_CONTENT = 2000  # code points
 MAX_EMBEDS = 10
 MAX_EMBED_TOTAL = 6000
@@ -118,11 +120,18 @@ class DiscordAdapter:
     name: ClassVar[str] = "discord"
 
     def __init__(
-        self, base_url: str, client: httpx.AsyncClient, *, timeout: float = 15.0
+        self,
+        base_url: str,
+        client: httpx.AsyncClient,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        settings: config.Settings | None = None,
     ) -> None:
+        """`timeout` is seconds per request phase; `settings.platform_timeout`
+        replaces it when `settings` is given."""
         self._base_url = base_url.rstrip("/")
         self._client = client
-        self._timeout = timeout
+        self._timeout = settings.platform_timeout if settings is not None else timeout
         self._guilds: dict[str, str | None] = {}
 
     def check_credentials(self, credentials: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,9 +34,11 @@ from typing import Any, ClassVar
 import httpx
 from PIL import Image
 
+from syndic import config
 from syndic.platforms import _http, base
 from syndic.platforms.emulators import telegram_markup
 
+DEFAULT_TIMEOUT = 15.0  # seconds
 MAX_TEXT = 4096  # UTF-16 code units after parsing
 MAX_CAPTION = 1024  # UTF-16 code units after parsing
 MAX_ALBUM = 10
@@ -182,11 +184,18 @@ class TelegramAdapter:
     name: ClassVar[str] = "telegram"
 
     def __init__(
-        self, base_url: str, client: httpx.AsyncClient, *, timeout: float = 15.0
+        self,
+        base_url: str,
+        client: httpx.AsyncClient,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        settings: config.Settings | None = None,
     ) -> None:
+        """`timeout` is seconds per request phase; `settings.platform_timeout`
+        replaces it when `settings` is given."""
         self._base_url = base_url.rstrip("/")
         self._client = client
-        self._timeout = timeout
+        self._timeout = settings.platform_timeout if settings is not None else timeout
 
     def check_credentials(self, credentials: Mapping[str, Any]) -> dict[str, Any]:
         """`bot_token` and `chat_id` (an int, or "@username"); else ValueError."""

@@ -6,9 +6,11 @@ returning its routes, and the credentials of its sandbox account.
 
 Knobs every state has, for tests and for `syndic serve --sandbox`:
 
-- `fail_next(status, times=..., retry_after=...)`: the next publishing calls
-  answer `status` in the platform's own error shape (500, 429, ...);
-- `stall_next(seconds)`: the next publishing call waits before answering;
+- `fail_next(status, times=..., retry_after=..., after=...)`: the next
+  publishing calls (after `after` served normally) answer `status` in the
+  platform's own error shape (500, 429, ...);
+- `stall_next(seconds, after=...)`: the next publishing call waits first;
+- `clear_faults()`, `reset_rate_limits()`: back to normal;
 - `rate_limit`: a `RateLimit(requests, per)` per bucket (webhook, chat...),
   enforced only when `strict_rate_limits` is on.
 
@@ -79,15 +81,22 @@ class EmulatorState:
         self._windows: dict[str, tuple[float, int]] = {}
 
     def fail_next(
-        self, status: int = 500, *, times: int = 1, retry_after: float | None = None
+        self,
+        status: int = 500,
+        *,
+        times: int = 1,
+        retry_after: float | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next `times` publishing calls with `status`."""
+        """Let `after` publishing calls through, then answer `times` with `status`."""
         with self._lock:
+            self._faults.extend(Fault(None) for _ in range(after))
             self._faults.extend(Fault(status, retry_after) for _ in range(times))
 
-    def stall_next(self, seconds: float, *, times: int = 1) -> None:
-        """Delay the next `times` publishing calls by `seconds`, then serve them."""
+    def stall_next(self, seconds: float, *, times: int = 1, after: int = 0) -> None:
+        """Let `after` publishing calls through, then delay `times` by `seconds`."""
         with self._lock:
+            self._faults.extend(Fault(None) for _ in range(after))
             self._faults.extend(Fault(None, delay=seconds) for _ in range(times))
 
     def clear_faults(self) -> None:

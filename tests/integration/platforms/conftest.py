@@ -1,7 +1,7 @@
 """The platform emulators on a real socket, for the adapters' contract tests.
 
-`emulators` serves `create_app` with uvicorn on 127.0.0.1 (a free port) in
-a background thread, once per session. Tests register their own accounts
+`emulator_origin` serves `create_app` with uvicorn on 127.0.0.1 (a free
+port) in a background thread, once per session. Tests register their own accounts
 (`add_account()`), so rate windows and messages never mix between tests.
 """
 
@@ -12,33 +12,17 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from syndic.platforms.emulators import _base, create_app
+from syndic.platforms.emulators import create_app
 from syndic.platforms.emulators.recorder import Recorder
 
 START_TIMEOUT = 10.0  # seconds
 STOP_TIMEOUT = 10.0  # seconds
-
-
-@dataclass(frozen=True)
-class RunningEmulators:
-    app: Starlette
-    recorder: Recorder
-    origin: str
-
-    def base_url(self, platform: str) -> str:
-        """What an adapter's `base_url` is set to for `platform`."""
-        return f"{self.origin}/{platform}"
-
-    def state(self, emulator: _base.Emulator[Any]) -> Any:
-        return emulator.state(self.app)
 
 
 @contextlib.contextmanager
@@ -78,11 +62,21 @@ def serve(app: Starlette) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def emulators() -> Iterator[RunningEmulators]:
-    recorder = Recorder()
-    app = create_app(recorder)
-    with serve(app) as origin:
-        yield RunningEmulators(app, recorder, origin)
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture(scope="session")
+def emulator_app(recorder: Recorder) -> Starlette:
+    """Every emulator, with its live state (see `Emulator.state`)."""
+    return create_app(recorder)
+
+
+@pytest.fixture(scope="session")
+def emulator_origin(emulator_app: Starlette) -> Iterator[str]:
+    """Where `emulator_app` answers; a platform's base URL is `<origin>/<platform>`."""
+    with serve(emulator_app) as origin:
+        yield origin
 
 
 @pytest.fixture
