@@ -204,6 +204,21 @@ async def _run_worker(settings: config.Settings) -> None:
     await rt.close()
 
 
+def _emulators(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from syndic.platforms import emulators
+    from syndic.platforms.emulators.recorder import Recorder
+
+    logs.configure(
+        os.environ.get("SYNDIC_LOG_LEVEL", "INFO"),
+        os.environ.get("SYNDIC_LOG_FORMAT", "json"),
+    )
+    app = emulators.create_app(Recorder(), strict_rate_limits=not args.no_rate_limits)
+    log.info("emulators_starting", extra={"host": args.host, "port": args.port})
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+
+
 def _migrate(args: argparse.Namespace) -> None:
     settings = _settings()
     if settings.is_sqlite:

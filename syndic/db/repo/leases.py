@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from syndic.db.models import Delivery, Post
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Claim:
     post_id: str
     release_at: datetime

@@ -1,0 +1,243 @@
+"""Dispatch lateness, idle queries and memory per pending post.
+
+syndic's scheduler publishes max-tier posts to the Discord emulator (a
+separate process) on SQLite and PostgreSQL:
+
+- 10,000 posts due uniformly over one minute;
+- 1,000 posts due within the same second;
+
+and, in the same run, APScheduler 3 (AsyncIOScheduler, one date trigger per
+post, memory job store) does the same publishing as the baseline.
+
+Lateness is publish start minus due time. Queries per idle minute count
+the statements a scheduler sends over idle ticks (one tick a minute by
+default). Memory per pending post is what claiming and arming timers
+retains, measured with tracemalloc.
+
+    .venv/bin/python bench/dispatch.py [--posts 10000] [--burst 1000] [--backends sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import sys
+import time
+import tracemalloc
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import (  # noqa: E402
+    Emulators,
+    database,
+    drop,
+    emit,
+    insert_posts,
+    max_user,
+    percentiles,
+    print_table,
+    settings,
+    uniform,
+    until,
+)
+from sqlalchemy import func, select  # noqa: E402
+
+from syndic import clock, runtime  # noqa: E402
+from syndic.db.models import Post  # noqa: E402
+from syndic.platforms import registry  # noqa: E402
+from syndic.platforms.base import Draft  # noqa: E402
+from syndic.scheduler.loop import Scheduler  # noqa: E402
+
+LEAD = 3.0  # seconds between start and the first due post
+
+
+async def syndic_run(backend: str, emulators: Emulators, posts: int, burst: int) -> dict[str, object]:
+    db, name = await database(backend)
+    rt = runtime.build(settings(db, emulators), db=db)
+    rt.sandbox_credentials = registry.sandbox_credentials()
+    user_id = await max_user(db)
+    figures: dict[str, object] = {}
+    try:
+        figures["bytes_per_pending_post"] = await _memory_per_pending(rt, user_id, posts)
+        figures["queries_per_idle_minute"] = await _idle_queries(rt)
+
+        start = clock.now() + timedelta(seconds=LEAD)
+        figures["uniform"] = await _lateness(rt, user_id, uniform(start, 60.0, posts), timeout=180)
+        start = clock.now() + timedelta(seconds=LEAD)
+        burst_figures = await _lateness(rt, user_id, uniform(start, 1.0, burst), timeout=120)
+        figures["burst"] = burst_figures
+    finally:
+        await rt.close()
+        await drop(db, name)
+    return figures
+
+
+async def _memory_per_pending(rt: runtime.Runtime, user_id: str, count: int) -> float:
+    due = uniform(clock.now() + timedelta(seconds=30), 20.0, count)
+    await insert_posts(rt.db, user_id, due, "discord")
+    scheduler = Scheduler(rt, tick=60)
+
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    while await scheduler.tick():
+        pass
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+
+    armed = len(scheduler._timers)  # noqa: SLF001
+    await scheduler.stop()
+    async with rt.db.transaction() as session:
+        await session.execute(Post.__table__.delete())
+    return round((after - before) / max(armed, 1), 1)
+
+
+async def _idle_queries(rt: runtime.Runtime, ticks: int = 5) -> float:
+    scheduler = Scheduler(rt, tick=60)
+    before = rt.db.statements
+    for _ in range(ticks):
+        await scheduler.tick()
+    per_tick = (rt.db.statements - before) / ticks
+    await scheduler.stop()
+    return per_tick * 60 / scheduler.tick_seconds
+
+
+async def _lateness(rt: runtime.Runtime, user_id: str, due: list, timeout: float) -> dict[str, float]:
+    async with rt.db.transaction() as session:
+        await session.execute(Post.__table__.delete())
+    await insert_posts(rt.db, user_id, due, "discord")
+    scheduler = Scheduler(rt, tick=60)
+    rt.scheduler = scheduler
+    await scheduler.start()
+
+    async def finished() -> bool:
+        async with rt.db.transaction() as session:
+            pending = await session.scalar(
+                select(func.count()).select_from(Post).where(Post.finished_at.is_(None))
+            )
+        return pending == 0
+
+    done = await until(finished, timeout)
+    await scheduler.stop()
+    rt.scheduler = None
+
+    async with rt.db.transaction() as session:
+        rows = (await session.execute(select(Post.release_at, Post.publish_started_at, Post.status))).all()
+    lateness = [
+        (started - release).total_seconds() * 1000 for release, started, _ in rows if started is not None
+    ]
+    result = percentiles(lateness)
+    result["published"] = sum(status == "published" for *_, status in rows)
+    result["posts"] = len(rows)
+    result["within_1s"] = sum(value <= 1000 for value in lateness)
+    result["complete"] = done
+    return result
+
+
+async def apscheduler_run(emulators: Emulators, posts: int, burst: int) -> dict[str, object]:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    db, _ = await database("sqlite")
+    rt = runtime.build(settings(db, emulators), db=db)
+    adapter = rt.adapters["discord"]
+    credentials = registry.sandbox_credentials()["discord"]
+    figures: dict[str, object] = {}
+
+    async def publish(due: float, lateness: list[float]) -> None:
+        lateness.append((time.time() - due) * 1000)
+        await adapter.publish(Draft(text="bench post"), credentials)
+
+    async def run(due_times: list, timeout: float, measure_memory: bool = False) -> dict[str, float]:
+        lateness: list[float] = []
+        scheduler = AsyncIOScheduler()
+        scheduler.start()
+        gc.collect()
+        if measure_memory:
+            tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0] if measure_memory else 0
+        for due in due_times:
+            scheduler.add_job(
+                publish, "date", run_date=due, args=[due.timestamp(), lateness], misfire_grace_time=None
+            )
+        if measure_memory:
+            gc.collect()
+            figures["bytes_per_pending_post"] = round(
+                (tracemalloc.get_traced_memory()[0] - before) / len(due_times), 1
+            )
+            tracemalloc.stop()
+
+        async def finished() -> bool:
+            return len(lateness) >= len(due_times)
+
+        await until(finished, timeout)
+        await asyncio.sleep(1)
+        scheduler.shutdown(wait=False)
+        result = percentiles(lateness)
+        result["within_1s"] = sum(v <= 1000 for v in lateness)
+        result["posts"] = len(due_times)
+        return result
+
+    try:
+        start = clock.now() + timedelta(seconds=LEAD + 2)
+        figures["uniform"] = await run(uniform(start, 60.0, posts), 180, measure_memory=True)
+        start = clock.now() + timedelta(seconds=LEAD)
+        figures["burst"] = await run(uniform(start, 1.0, burst), 120)
+    finally:
+        await rt.close()
+        await drop(db, None)
+    return figures
+
+
+def ratio(ours: float, theirs: float) -> float | None:
+    return round(ours / theirs, 3) if theirs else None
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=10_000)
+    parser.add_argument("--burst", type=int, default=1_000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    results: dict[str, dict[str, object]] = {}
+    with Emulators() as emulators:
+        for backend in args.backends.split(","):
+            results[f"syndic_{backend}"] = await syndic_run(backend, emulators, args.posts, args.burst)
+        results["apscheduler3"] = await apscheduler_run(emulators, args.posts, args.burst)
+
+    rows = []
+    for name, figures in results.items():
+        uni, bur = figures["uniform"], figures["burst"]
+        assert isinstance(uni, dict) and isinstance(bur, dict)
+        rows.append([
+            name, uni["p50"], uni["p99"], uni["max"], bur["p50"], bur["p99"], bur["max"],
+            f"{bur['within_1s']}/{bur['posts']}", figures.get("queries_per_idle_minute", "-"),
+            figures["bytes_per_pending_post"],
+        ])
+    print_table(
+        f"Dispatch lateness in ms ({args.posts} posts over 60 s; {args.burst} in one second)",
+        ["scheduler", "uni p50", "uni p99", "uni max", "burst p50", "burst p99", "burst max",
+         "burst <=1s", "queries/idle min", "bytes/pending"],
+        rows,
+    )
+    base = results["apscheduler3"]
+    for name, figures in results.items():
+        if name == "apscheduler3":
+            continue
+        figures["ratio_uniform_p99_vs_apscheduler"] = ratio(
+            figures["uniform"]["p99"], base["uniform"]["p99"]  # type: ignore[index]
+        )
+        figures["ratio_memory_vs_apscheduler"] = ratio(
+            figures["bytes_per_pending_post"], base["bytes_per_pending_post"]  # type: ignore[arg-type]
+        )
+    emit(results)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
