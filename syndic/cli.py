@@ -71,6 +71,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     migrate_.set_defaults(handler=_migrate)
 
+    emulators = commands.add_parser(
+        "emulators",
+        help="serve the platform emulators alone, to stand in for the real APIs",
+    )
+    emulators.add_argument("--host", default="127.0.0.1")
+    emulators.add_argument("--port", type=int, default=8100)
+    emulators.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="never answer 429 for rate (load tests)",
+    )
+    emulators.set_defaults(handler=_emulators)
+
     user_cmd = commands.add_parser("users", help="manage users").add_subparsers(
         required=True, metavar="ACTION"
     )
