@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import NOW, Deliver, MakeUser, UserOf, make_settings
+from billing_support import NOW, Deliver, MakeUser, UserOf, make_settings
 from fixtures import lemonsqueezy as ls
 from sqlalchemy import select
 

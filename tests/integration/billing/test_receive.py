@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NOW, Deliver, MakeUser, UserOf
+from billing_support import NOW, Deliver, MakeUser, UserOf
 from fixtures import lemonsqueezy as ls
 from sqlalchemy import func, select
 from starlette.datastructures import Headers
