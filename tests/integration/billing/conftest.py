@@ -52,6 +52,7 @@ def make_user(db: Database) -> MakeUser:
         *,
         referred_by: str | None = None,
         tier: str = "free",
+        is_admin: bool = False,
         **fields: Any,
     ) -> str:
         async with db.transaction() as session:
@@ -60,7 +61,7 @@ def make_user(db: Database) -> MakeUser:
                     id=user_id,
                     email=email,
                     tier=tier,
-                    is_admin=False,
+                    is_admin=is_admin,
                     referral_code=secrets.token_hex(5),
                     referred_by=referred_by,
                     created_at=NOW,
