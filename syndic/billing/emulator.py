@@ -26,7 +26,7 @@ import hmac
 import json
 import secrets
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,6 +69,9 @@ class EmulatorState:
         return hmac.new(self.signing_key, text.encode(), hashlib.sha256).hexdigest()
 
 
+_Handler = Callable[[Request, "EmulatorState", Any], tuple[int, dict[str, Any]]]
+
+
 class _Refused(Exception):
     """An answer other than success; turned into a JSON:API error document."""
 
@@ -104,7 +107,7 @@ def ls_time(moment: datetime) -> str:
 
 
 async def _answer(
-    request: Request, state: EmulatorState, handler: Any, *, body_expected: bool
+    request: Request, state: EmulatorState, handler: _Handler, *, body_expected: bool
 ) -> Response:
     try:
         _check_headers(request, state, body_expected=body_expected)

@@ -330,6 +330,7 @@ async def _process_one(
             current = await webhooks.get(session, event_id)
             return current.status if current is not None else "missing"
 
+        event_name = event.event_name
         savepoint = await session.begin_nested()
         outcome = await lifecycle.apply(
             session, event.body, settings, now=now, actor=f"webhook:{event_id}"
@@ -353,7 +354,7 @@ async def _process_one(
         _LOG_EVENTS[outcome.status],
         extra={
             "event_id": event_id,
-            "event_name": event.event_name,
+            "event_name": event_name,
             "user_id": outcome.user_id,
             "note": outcome.note,
         },

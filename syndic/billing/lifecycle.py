@@ -16,7 +16,9 @@ The first event of a subscription sets `billing_anchor` to its `created_at`
 (quota periods run from there, see `syndic.services.periods`) and resets the
 quota of the period it opens. Expiry returns the user to free and clears
 the variant, renewal date and anchor; the subscription id, end and version
-stay, so late events of that subscription are recognised as stale.
+stay, so late events of that subscription are recognised as stale. A
+referred user's subscription seen `active` counts for the referrer
+(`referrals`).
 
 Invoice events carry no variant. `subscription_payment_success` for a
 renewal resets the quota of the period the payment opens and turns a
@@ -25,7 +27,9 @@ active one `past_due` (the tier stays while LS retries the card). They
 change the status only when newer than the stored subscription state, and
 never advance that state's version: a delayed plan change must still apply.
 
-Failures come back as an `Outcome`, never as an exception: the caller
+Other events (orders, license keys, `subscription_payment_recovered`, which
+always comes with a `..._success`, refunds, names LS adds later) are
+ignored. Failures come back as an `Outcome`, never as an exception: the caller
 records them on the event row and rolls back whatever was started.
 """
 
