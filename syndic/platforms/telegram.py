@@ -125,6 +125,7 @@ class _TextRules:
     limit: int
     too_long: str  # rule id
     split: bool
+    empty: str | None = None  # rule id, when nothing visible is refused
 
 
 def _prepare(
@@ -144,6 +145,8 @@ def _prepare(
                     end=exc.index + 1,
                 )
             ) from exc
+    if rules.empty is not None and not parsed.text.strip():
+        raise _Refused(base.Problem(rules.empty, "Telegram refuses an empty message"))
 
     pieces = [text]
     if parsed.length > rules.limit:
@@ -276,17 +279,12 @@ class TelegramAdapter:
             return _prepare(draft.text, parse_mode, markup, rules) if draft.text else []
 
         rules = _TextRules(
-            MAX_TEXT, "telegram.text.too_long", split=draft.options.get("split", True)
+            MAX_TEXT,
+            "telegram.text.too_long",
+            split=draft.options.get("split", True),
+            empty="telegram.text.empty",
         )
-        texts = _prepare(draft.text, parse_mode, markup, rules)
-        visible = draft.text
-        if parse_mode is not None and markup:
-            visible = telegram_markup.parse(draft.text, parse_mode).text
-        if not visible.strip():
-            raise _Refused(
-                base.Problem("telegram.text.empty", "Telegram refuses an empty message")
-            )
-        return texts
+        return _prepare(draft.text, parse_mode, markup, rules)
 
     def _calls(self, draft: base.Draft, chat_id: int | str) -> list[_Call]:
         parse_mode = _parse_mode(draft.options)

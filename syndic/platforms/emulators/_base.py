@@ -114,16 +114,18 @@ class EmulatorState:
     def hit(self, bucket: str, *, cost: int = 1) -> Window:
         """Count `cost` requests against `bucket` (a fixed window opened by its first).
 
-        A refused request counts nothing; with `strict_rate_limits` off nothing
-        is refused.
+        A refused request counts nothing. With `strict_rate_limits` off
+        nothing is counted or refused, and every window looks fresh.
         """
         limit = self.rate_limit
         now = time.monotonic()
+        if not self.strict_rate_limits:
+            return Window(True, limit.requests, limit.requests, 0.0, time.time())
         with self._lock:
             opened, count = self._windows.get(bucket, (now, 0))
             if now - opened >= limit.per:
                 opened, count = now, 0
-            allowed = not self.strict_rate_limits or count + cost <= limit.requests
+            allowed = count + cost <= limit.requests
             if allowed:
                 count += cost
             self._windows[bucket] = (opened, count)

@@ -227,10 +227,11 @@ def routes(state: TelegramState, recorder: Recorder) -> list[BaseRoute]:
             return refusal.response()
 
     async def not_found(request: Request) -> Response:
-        path = request.path_params.get("path", "")
-        if path.startswith("bot"):
-            path = f"bot{_base.REDACTED}/" + path.partition("/")[2]
-        recorder.record(NAME, request.method, "/" + path, None)
+        segments = [
+            f"bot{_base.REDACTED}" if segment.startswith("bot") else segment
+            for segment in request.path_params.get("path", "").split("/")
+        ]
+        recorder.record(NAME, request.method, "/" + "/".join(segments), None)
         return _telegram_methods.failure(404, HTTPStatus.NOT_FOUND.phrase)
 
     return [
