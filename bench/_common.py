@@ -24,7 +24,9 @@ from syndic.db import migrate
 from syndic.db.engine import Database
 from syndic.db.models import Delivery, Post, User
 
-PG_ADMIN_DSN = os.environ.get("SYNDIC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "SYNDIC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def free_port() -> int:
@@ -44,7 +46,15 @@ class Emulators:
     def __enter__(self) -> Emulators:
         env = {**os.environ, "SYNDIC_LOG_LEVEL": "WARNING"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "syndic", "emulators", "--port", str(self.port), "--no-rate-limits"],
+            [
+                sys.executable,
+                "-m",
+                "syndic",
+                "emulators",
+                "--port",
+                str(self.port),
+                "--no-rate-limits",
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -109,14 +119,21 @@ async def max_user(db: Database) -> str:
     async with db.transaction() as session:
         await session.execute(
             insert(User).values(
-                id=user_id, email=f"{user_id}@bench.test", tier="max", is_admin=False,
-                referral_code=secrets.token_hex(5), created_at=now, updated_at=now,
+                id=user_id,
+                email=f"{user_id}@bench.test",
+                tier="max",
+                is_admin=False,
+                referral_code=secrets.token_hex(5),
+                created_at=now,
+                updated_at=now,
             )
         )
     return user_id
 
 
-async def insert_posts(db: Database, user_id: str, due: Sequence[datetime], platform: str) -> None:
+async def insert_posts(
+    db: Database, user_id: str, due: Sequence[datetime], platform: str
+) -> None:
     """Pending max-tier posts due at `due`, inserted in bulk."""
     now = clock.now()
     ids = [clock.new_id("pst") for _ in due]
@@ -127,16 +144,27 @@ async def insert_posts(db: Database, user_id: str, due: Sequence[datetime], plat
                 insert(Post),
                 [
                     {
-                        "id": ids[n], "user_id": user_id, "status": "pending",
-                        "text": f"bench post {n}", "platforms": [platform], "options": {}, "media": [],
-                        "has_image": False, "tier": "max", "scheduled_at": due[n], "release_at": due[n],
-                        "created_at": now, "updated_at": now, "fence": 0,
+                        "id": ids[n],
+                        "user_id": user_id,
+                        "status": "pending",
+                        "text": f"bench post {n}",
+                        "platforms": [platform],
+                        "options": {},
+                        "media": [],
+                        "has_image": False,
+                        "tier": "max",
+                        "scheduled_at": due[n],
+                        "release_at": due[n],
+                        "created_at": now,
+                        "updated_at": now,
+                        "fence": 0,
                     }
                     for n in chunk
                 ],
             )
             await session.execute(
-                insert(Delivery), [{"post_id": ids[n], "platform": platform} for n in chunk]
+                insert(Delivery),
+                [{"post_id": ids[n], "platform": platform} for n in chunk],
             )
 
 
@@ -148,15 +176,23 @@ def percentiles(values_ms: Sequence[float]) -> dict[str, float]:
     def at(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
-    return {"p50": round(at(0.50), 3), "p99": round(at(0.99), 3), "max": round(ordered[-1], 3)}
+    return {
+        "p50": round(at(0.50), 3),
+        "p99": round(at(0.99), 3),
+        "max": round(ordered[-1], 3),
+    }
 
 
 def uniform(start: datetime, seconds: float, count: int) -> list[datetime]:
     return [start + timedelta(seconds=seconds * n / count) for n in range(count)]
 
 
-def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
+def print_table(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[object]]
+) -> None:
+    widths = [
+        max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)
+    ]
     print(f"\n{title}")
     print("  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True)))
     print("  ".join("-" * w for w in widths))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import (  # noqa: E402
+from _common import (
     Emulators,
     database,
     drop,
@@ -44,31 +44,39 @@ from _common import (  # noqa: E402
     uniform,
     until,
 )
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select
 
-from syndic import clock, runtime  # noqa: E402
-from syndic.db.models import Post  # noqa: E402
-from syndic.platforms import registry  # noqa: E402
-from syndic.platforms.base import Draft  # noqa: E402
-from syndic.scheduler.loop import Scheduler  # noqa: E402
+from syndic import clock, runtime
+from syndic.db.models import Post
+from syndic.platforms import registry
+from syndic.platforms.base import Draft
+from syndic.scheduler.loop import Scheduler
 
 LEAD = 3.0  # seconds between start and the first due post
 
 
-async def syndic_run(backend: str, emulators: Emulators, posts: int, burst: int) -> dict[str, object]:
+async def syndic_run(
+    backend: str, emulators: Emulators, posts: int, burst: int
+) -> dict[str, object]:
     db, name = await database(backend)
     rt = runtime.build(settings(db, emulators), db=db)
     rt.sandbox_credentials = registry.sandbox_credentials()
     user_id = await max_user(db)
     figures: dict[str, object] = {}
     try:
-        figures["bytes_per_pending_post"] = await _memory_per_pending(rt, user_id, posts)
+        figures["bytes_per_pending_post"] = await _memory_per_pending(
+            rt, user_id, posts
+        )
         figures["queries_per_idle_minute"] = await _idle_queries(rt)
 
         start = clock.now() + timedelta(seconds=LEAD)
-        figures["uniform"] = await _lateness(rt, user_id, uniform(start, 60.0, posts), timeout=180)
+        figures["uniform"] = await _lateness(
+            rt, user_id, uniform(start, 60.0, posts), timeout=180
+        )
         start = clock.now() + timedelta(seconds=LEAD)
-        burst_figures = await _lateness(rt, user_id, uniform(start, 1.0, burst), timeout=120)
+        burst_figures = await _lateness(
+            rt, user_id, uniform(start, 1.0, burst), timeout=120
+        )
         figures["burst"] = burst_figures
     finally:
         await rt.close()
@@ -90,7 +98,7 @@ async def _memory_per_pending(rt: runtime.Runtime, user_id: str, count: int) -> 
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
 
-    armed = len(scheduler._timers)  # noqa: SLF001
+    armed = scheduler.armed
     await scheduler.stop()
     async with rt.db.transaction() as session:
         await session.execute(Post.__table__.delete())
@@ -107,7 +115,9 @@ async def _idle_queries(rt: runtime.Runtime, ticks: int = 5) -> float:
     return per_tick * 60 / scheduler.tick_seconds
 
 
-async def _lateness(rt: runtime.Runtime, user_id: str, due: list, timeout: float) -> dict[str, float]:
+async def _lateness(
+    rt: runtime.Runtime, user_id: str, due: list, timeout: float
+) -> dict[str, float]:
     async with rt.db.transaction() as session:
         await session.execute(Post.__table__.delete())
     await insert_posts(rt.db, user_id, due, "discord")
@@ -127,9 +137,15 @@ async def _lateness(rt: runtime.Runtime, user_id: str, due: list, timeout: float
     rt.scheduler = None
 
     async with rt.db.transaction() as session:
-        rows = (await session.execute(select(Post.release_at, Post.publish_started_at, Post.status))).all()
+        rows = (
+            await session.execute(
+                select(Post.release_at, Post.publish_started_at, Post.status)
+            )
+        ).all()
     lateness = [
-        (started - release).total_seconds() * 1000 for release, started, _ in rows if started is not None
+        (started - release).total_seconds() * 1000
+        for release, started, _ in rows
+        if started is not None
     ]
     result = percentiles(lateness)
     result["published"] = sum(status == "published" for *_, status in rows)
@@ -139,7 +155,9 @@ async def _lateness(rt: runtime.Runtime, user_id: str, due: list, timeout: float
     return result
 
 
-async def apscheduler_run(emulators: Emulators, posts: int, burst: int) -> dict[str, object]:
+async def apscheduler_run(
+    emulators: Emulators, posts: int, burst: int
+) -> dict[str, object]:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     db, _ = await database("sqlite")
@@ -152,7 +170,9 @@ async def apscheduler_run(emulators: Emulators, posts: int, burst: int) -> dict[
         lateness.append((time.time() - due) * 1000)
         await adapter.publish(Draft(text="bench post"), credentials)
 
-    async def run(due_times: list, timeout: float, measure_memory: bool = False) -> dict[str, float]:
+    async def run(
+        due_times: list, timeout: float, measure_memory: bool = False
+    ) -> dict[str, float]:
         lateness: list[float] = []
         scheduler = AsyncIOScheduler()
         scheduler.start()
@@ -162,7 +182,11 @@ async def apscheduler_run(emulators: Emulators, posts: int, burst: int) -> dict[
         before = tracemalloc.get_traced_memory()[0] if measure_memory else 0
         for due in due_times:
             scheduler.add_job(
-                publish, "date", run_date=due, args=[due.timestamp(), lateness], misfire_grace_time=None
+                publish,
+                "date",
+                run_date=due,
+                args=[due.timestamp(), lateness],
+                misfire_grace_time=None,
             )
         if measure_memory:
             gc.collect()
@@ -184,7 +208,9 @@ async def apscheduler_run(emulators: Emulators, posts: int, burst: int) -> dict[
 
     try:
         start = clock.now() + timedelta(seconds=LEAD + 2)
-        figures["uniform"] = await run(uniform(start, 60.0, posts), 180, measure_memory=True)
+        figures["uniform"] = await run(
+            uniform(start, 60.0, posts), 180, measure_memory=True
+        )
         start = clock.now() + timedelta(seconds=LEAD)
         figures["burst"] = await run(uniform(start, 1.0, burst), 120)
     finally:
@@ -208,22 +234,45 @@ async def main() -> None:
     results: dict[str, dict[str, object]] = {}
     with Emulators() as emulators:
         for backend in args.backends.split(","):
-            results[f"syndic_{backend}"] = await syndic_run(backend, emulators, args.posts, args.burst)
-        results["apscheduler3"] = await apscheduler_run(emulators, args.posts, args.burst)
+            results[f"syndic_{backend}"] = await syndic_run(
+                backend, emulators, args.posts, args.burst
+            )
+        results["apscheduler3"] = await apscheduler_run(
+            emulators, args.posts, args.burst
+        )
 
     rows = []
     for name, figures in results.items():
         uni, bur = figures["uniform"], figures["burst"]
         assert isinstance(uni, dict) and isinstance(bur, dict)
-        rows.append([
-            name, uni["p50"], uni["p99"], uni["max"], bur["p50"], bur["p99"], bur["max"],
-            f"{bur['within_1s']}/{bur['posts']}", figures.get("queries_per_idle_minute", "-"),
-            figures["bytes_per_pending_post"],
-        ])
+        rows.append(
+            [
+                name,
+                uni["p50"],
+                uni["p99"],
+                uni["max"],
+                bur["p50"],
+                bur["p99"],
+                bur["max"],
+                f"{bur['within_1s']}/{bur['posts']}",
+                figures.get("queries_per_idle_minute", "-"),
+                figures["bytes_per_pending_post"],
+            ]
+        )
     print_table(
         f"Dispatch lateness in ms ({args.posts} posts over 60 s; {args.burst} in one second)",
-        ["scheduler", "uni p50", "uni p99", "uni max", "burst p50", "burst p99", "burst max",
-         "burst <=1s", "queries/idle min", "bytes/pending"],
+        [
+            "scheduler",
+            "uni p50",
+            "uni p99",
+            "uni max",
+            "burst p50",
+            "burst p99",
+            "burst max",
+            "burst <=1s",
+            "queries/idle min",
+            "bytes/pending",
+        ],
         rows,
     )
     base = results["apscheduler3"]
@@ -231,10 +280,12 @@ async def main() -> None:
         if name == "apscheduler3":
             continue
         figures["ratio_uniform_p99_vs_apscheduler"] = ratio(
-            figures["uniform"]["p99"], base["uniform"]["p99"]  # type: ignore[index]
+            figures["uniform"]["p99"],
+            base["uniform"]["p99"],  # type: ignore[index]
         )
         figures["ratio_memory_vs_apscheduler"] = ratio(
-            figures["bytes_per_pending_post"], base["bytes_per_pending_post"]  # type: ignore[arg-type]
+            figures["bytes_per_pending_post"],
+            base["bytes_per_pending_post"],  # type: ignore[arg-type]
         )
     emit(results)
 

@@ -75,8 +75,9 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
 
-    def _count(self, *_: Any) -> None:
-        self.statements += 1
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.startswith("BEGIN"):
+            self.statements += 1
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -31,11 +31,11 @@ from syndic.db.repo import leases
 from syndic.runtime import Runtime
 from syndic.scheduler.dispatch import Publisher
 from syndic.scheduler.retry import RetryPolicy
+from syndic.scheduler.timers import TimerQueue
 
 log = logging.getLogger(__name__)
 
 MARGIN = timedelta(seconds=1)
-EARLY_TOLERANCE = 0.0005  # seconds; asyncio may wake a timer up to a clock tick early
 
 
 class Scheduler:
@@ -61,13 +61,19 @@ class Scheduler:
             policy or RetryPolicy(max_attempts=settings.publish_max_attempts),
         )
         self.horizon = clock.now()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers = TimerQueue(self._fire)
         self._inflight: set[asyncio.Task[object]] = set()
+        self._claiming: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._lane: asyncio.Queue[leases.Claim] = asyncio.Queue()
         self._lane_workers: list[asyncio.Task[None]] = []
         self.lane_size = settings.scheduler_cadence_workers
+
+    @property
+    def armed(self) -> int:
+        """Posts claimed and waiting for their release instant."""
+        return len(self._timers)
 
     @property
     def stopping(self) -> bool:
@@ -91,8 +97,8 @@ class Scheduler:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
-        for handle in self._timers.values():
-            handle.cancel()
+        if self._claiming:
+            await asyncio.wait(self._claiming)
         self._timers.clear()
         for worker in self._lane_workers:
             if worker not in self._inflight:
@@ -155,13 +161,11 @@ class Scheduler:
         if self._stopping.is_set() or release_at >= self.horizon:
             return
         task = asyncio.create_task(self._claim_now(post_id))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
+        self._claiming.add(task)
+        task.add_done_callback(self._claiming.discard)
 
     def forget(self, post_id: str) -> None:
-        handle = self._timers.pop(post_id, None)
-        if handle is not None:
-            handle.cancel()
+        self._timers.discard(post_id)
 
     async def _claim_now(self, post_id: str) -> None:
         now = clock.now()
@@ -182,18 +186,9 @@ class Scheduler:
             self._arm(claim)
 
     def _arm(self, claim: leases.Claim) -> None:
-        loop = asyncio.get_running_loop()
-        delay = (claim.release_at - clock.now()).total_seconds()
-        self.forget(claim.post_id)
-        self._timers[claim.post_id] = loop.call_at(
-            loop.time() + max(delay, 0.0), self._fire, claim
-        )
+        self._timers.add(claim)
 
     def _fire(self, claim: leases.Claim) -> None:
-        self._timers.pop(claim.post_id, None)
-        if (claim.release_at - clock.now()).total_seconds() > EARLY_TOLERANCE:
-            self._arm(claim)
-            return
         if claim.tier != plans.Tier.MAX:
             self._lane.put_nowait(claim)
             return
