@@ -168,6 +168,10 @@ async def test_concurrent_duplicates_have_one_effect_and_all_succeed(
     assert {receipt.status for receipt in receipts} == {"processed"}
     assert await _count(db, WebhookEvent) == 1
     assert await _tier_changes(db) == 1
+    async with db.transaction() as session:
+        row = await session.get(WebhookEvent, receipts[0].event_id)
+    assert row is not None
+    assert row.attempts == 1
 
 
 async def test_concurrent_different_events_of_one_user_end_on_the_newest(
