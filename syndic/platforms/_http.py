@@ -11,10 +11,12 @@ use becomes `PermanentError`. Each call logs one `platform_call` line with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import httpx
 
@@ -23,6 +25,7 @@ from syndic.platforms import base
 log = logging.getLogger(__name__)
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+T = TypeVar("T")
 
 
 async def send(
@@ -74,6 +77,41 @@ async def send(
         },
     )
     return response
+
+
+async def follow_up(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    platform: str,
+    published: Sequence[str],
+    max_wait: float,
+) -> T:
+    """A later call of a post whose first messages (`published` ids) are out.
+
+    Run once more if the platform cannot have acted on the first try: a 429
+    (after its `retry_after`, if at most `max_wait` seconds) or a request
+    that never left. A failure is then a `PermanentError` with code
+    `partially_published`: retrying the post would repeat what is out.
+    """
+    try:
+        try:
+            return await attempt()
+        except base.TransientError as exc:
+            wait = exc.retry_after if exc.retry_after is not None else 0.0
+            if (exc.sent and exc.code != "rate_limited") or wait > max_wait:
+                raise
+            log.warning(
+                "platform_call_retried",
+                extra={"platform": platform, "code": exc.code, "wait_s": wait},
+            )
+            await asyncio.sleep(wait)
+        return await attempt()
+    except base.PlatformError as exc:
+        raise base.PermanentError(
+            f"{platform}: published {len(published)} message(s), first "
+            f"{published[0]}, then failed: {exc.message}",
+            code="partially_published",
+        ) from exc
 
 
 def json_object(response: httpx.Response) -> dict[str, Any]:

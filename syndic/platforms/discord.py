@@ -24,6 +24,7 @@ A 429 on a later chunk is waited out (up to the timeout) and retried once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -184,24 +185,22 @@ class DiscordAdapter:
         messages: list[dict[str, Any]] = []
         for index, payload in enumerate(payloads):
             last = index == len(payloads) - 1
-            thread_id = messages[0]["channel_id"] if payload.get("follows") else None
-            payload.pop("follows", None)
-            try:
-                message, pause = await self._execute_patiently(
-                    webhook,
-                    payload,
-                    draft.media if last else (),
-                    thread_id=thread_id,
-                    patient=bool(messages),
+            thread_id = None
+            if messages and "thread_name" in payloads[0]:
+                thread_id = str(messages[0]["channel_id"])
+            send = functools.partial(
+                self._execute, webhook, payload, draft.media if last else (), thread_id
+            )
+
+            if messages:
+                message, pause = await _http.follow_up(
+                    send,
+                    platform=self.name,
+                    published=[str(sent["id"]) for sent in messages],
+                    max_wait=self._timeout,
                 )
-            except base.PlatformError as exc:
-                if not messages:
-                    raise
-                raise base.PermanentError(
-                    f"discord: {len(messages)} of {len(payloads)} messages published "
-                    f"(first {messages[0]['id']}), then: {exc.message}",
-                    code="partially_published",
-                ) from exc
+            else:
+                message, pause = await send()
             messages.append(message)
             if pause and not last:
                 await asyncio.sleep(pause)
@@ -241,27 +240,6 @@ class DiscordAdapter:
         self._guilds[webhook.id] = str(guild) if guild else None
         return self._guilds[webhook.id]
 
-    async def _execute_patiently(
-        self,
-        webhook: _Webhook,
-        payload: dict[str, Any],
-        media: tuple[base.Media, ...],
-        *,
-        thread_id: str | None,
-        patient: bool,
-    ) -> tuple[dict[str, Any], float]:
-        """Execute; when `patient`, wait out one 429 or unsent attempt and retry."""
-        try:
-            return await self._execute(webhook, payload, media, thread_id)
-        except base.TransientError as exc:
-            wait = exc.retry_after if exc.retry_after is not None else 0.0
-            if not patient or (exc.sent and exc.code != "rate_limited"):
-                raise
-            if wait > self._timeout:
-                raise
-            await asyncio.sleep(wait)
-        return await self._execute(webhook, payload, media, thread_id)
-
     async def _execute(
         self,
         webhook: _Webhook,
@@ -278,7 +256,11 @@ class DiscordAdapter:
             payload = {
                 **payload,
                 "attachments": [
-                    {"id": index, "filename": item.filename, "description": item.alt}
+                    {
+                        "id": index,
+                        "filename": item.filename,
+                        **({"description": item.alt[:1024]} if item.alt else {}),
+                    }
                     for index, item in enumerate(media)
                 ],
             }
@@ -315,7 +297,7 @@ class DiscordAdapter:
 
 
 def _payloads(draft: base.Draft) -> list[dict[str, Any]]:
-    """One execute body per chunk; `follows` marks those that go into the new thread."""
+    """One execute body per chunk: `thread_name` on the first, embeds on the last."""
     options = draft.options
     chunks = split_content(draft.text) if options.get("split", True) else [draft.text]
     if not chunks or not draft.text.strip():
@@ -342,8 +324,6 @@ def _payloads(draft: base.Draft) -> list[dict[str, Any]]:
     ]
     if options.get("thread_name"):
         payloads[0]["thread_name"] = options["thread_name"]
-        for payload in payloads[1:]:
-            payload["follows"] = True
     if options.get("embeds"):
         payloads[-1]["embeds"] = list(options["embeds"])
     return payloads

@@ -21,8 +21,8 @@ a later call is waited out (up to the timeout) and retried once.
 
 from __future__ import annotations
 
-import asyncio
 import bisect
+import functools
 import io
 import json
 import re
@@ -58,8 +58,8 @@ _MARKDOWN_V2_SPECIAL = re.compile(r"([\\_*\[\]()~`>#+\-=|{}.!])")
 
 
 def escape_markdown_v2(text: str) -> str:
-    """`text` that MarkdownV2 shows as written: the 18 reserved characters and `\\`
-    each get a backslash."""
+    """`text` that MarkdownV2 shows as written: each reserved character and `\\`
+    escaped with a backslash."""
     return _MARKDOWN_V2_SPECIAL.sub(r"\\\1", text)
 
 
@@ -211,16 +211,14 @@ class TelegramAdapter:
         }
 
     def validate(self, draft: base.Draft) -> list[base.Problem]:
-        problems: list[base.Problem] = []
         try:
             parse_mode = _parse_mode(draft.options)
         except _Refused as refused:
             return [refused.problem]
 
-        media_problems = [
+        problems = [
             problem for item in draft.media for problem in _media_problems(item)
         ]
-        problems.extend(media_problems)
         if len(draft.media) > MAX_ALBUM and not draft.options.get("split", True):
             problems.append(
                 base.Problem(
@@ -229,7 +227,7 @@ class TelegramAdapter:
                 )
             )
         try:
-            self._texts(draft, parse_mode)
+            _texts(draft, parse_mode)
         except _Refused as refused:
             problems.append(refused.problem)
         return problems
@@ -246,23 +244,20 @@ class TelegramAdapter:
         except ValueError as exc:
             raise base.CredentialsRejected(f"telegram: {exc}") from exc
 
-        calls = self._calls(draft, checked["chat_id"])
+        calls = _calls(draft, checked["chat_id"])
         messages: list[dict[str, Any]] = []
         for call in calls:
-            try:
-                messages.extend(
-                    await self._send_patiently(
-                        checked["bot_token"], call, patient=bool(messages)
-                    )
+            send = functools.partial(self._send, checked["bot_token"], call)
+            if messages:
+                sent = await _http.follow_up(
+                    send,
+                    platform=self.name,
+                    published=[str(message["message_id"]) for message in messages],
+                    max_wait=self._timeout,
                 )
-            except base.PlatformError as exc:
-                if not messages:
-                    raise
-                raise base.PermanentError(
-                    f"telegram: {len(messages)} messages published "
-                    f"(first {messages[0].get('message_id')}), then: {exc.message}",
-                    code="partially_published",
-                ) from exc
+            else:
+                sent = await send()
+            messages.extend(sent)
 
         first = messages[0]
         return base.Receipt(
@@ -270,59 +265,6 @@ class TelegramAdapter:
             url=_message_url(first.get("chat") or {}, first["message_id"]),
             extra_ids=tuple(str(message["message_id"]) for message in messages[1:]),
         )
-
-    def _texts(self, draft: base.Draft, parse_mode: str | None) -> list[str]:
-        """The message texts (no media) or the one caption; raises `_Refused`."""
-        markup = bool(draft.options.get("markup"))
-        if draft.media:
-            rules = _TextRules(MAX_CAPTION, "telegram.caption.too_long", split=False)
-            return _prepare(draft.text, parse_mode, markup, rules) if draft.text else []
-
-        rules = _TextRules(
-            MAX_TEXT,
-            "telegram.text.too_long",
-            split=draft.options.get("split", True),
-            empty="telegram.text.empty",
-        )
-        return _prepare(draft.text, parse_mode, markup, rules)
-
-    def _calls(self, draft: base.Draft, chat_id: int | str) -> list[_Call]:
-        parse_mode = _parse_mode(draft.options)
-        texts = self._texts(draft, parse_mode)
-        common: dict[str, Any] = {"chat_id": chat_id}
-        if parse_mode is not None:
-            common["parse_mode"] = parse_mode
-        if draft.options.get("disable_notification"):
-            common["disable_notification"] = True
-
-        if not draft.media:
-            if draft.options.get("disable_link_preview"):
-                common["link_preview_options"] = {"is_disabled": True}
-            return [_Call("sendMessage", {**common, "text": text}) for text in texts]
-
-        caption = texts[0] if texts else None
-        if len(draft.media) == 1:
-            return [_single_media(draft.media[0], common, caption)]
-        calls = []
-        for group in _albums(draft.media):
-            calls.append(_album(group, common, caption))
-            caption = None
-        return calls
-
-    async def _send_patiently(
-        self, token: str, call: _Call, *, patient: bool
-    ) -> list[dict[str, Any]]:
-        """Send; when `patient`, wait out one 429 or unsent attempt and retry."""
-        try:
-            return await self._send(token, call)
-        except base.TransientError as exc:
-            wait = exc.retry_after if exc.retry_after is not None else 0.0
-            if not patient or (exc.sent and exc.code != "rate_limited"):
-                raise
-            if wait > self._timeout:
-                raise
-            await asyncio.sleep(wait)
-        return await self._send(token, call)
 
     async def _send(self, token: str, call: _Call) -> list[dict[str, Any]]:
         request: dict[str, Any] = {"json": call.fields}
@@ -359,6 +301,46 @@ class TelegramAdapter:
                 "telegram: the answer holds no message", code="bad_answer"
             )
         return messages
+
+
+def _texts(draft: base.Draft, parse_mode: str | None) -> list[str]:
+    """The message texts (no media) or the one caption; raises `_Refused`."""
+    markup = bool(draft.options.get("markup"))
+    if draft.media:
+        rules = _TextRules(MAX_CAPTION, "telegram.caption.too_long", split=False)
+        return _prepare(draft.text, parse_mode, markup, rules) if draft.text else []
+
+    rules = _TextRules(
+        MAX_TEXT,
+        "telegram.text.too_long",
+        split=draft.options.get("split", True),
+        empty="telegram.text.empty",
+    )
+    return _prepare(draft.text, parse_mode, markup, rules)
+
+
+def _calls(draft: base.Draft, chat_id: int | str) -> list[_Call]:
+    parse_mode = _parse_mode(draft.options)
+    texts = _texts(draft, parse_mode)
+    common: dict[str, Any] = {"chat_id": chat_id}
+    if parse_mode is not None:
+        common["parse_mode"] = parse_mode
+    if draft.options.get("disable_notification"):
+        common["disable_notification"] = True
+
+    if not draft.media:
+        if draft.options.get("disable_link_preview"):
+            common["link_preview_options"] = {"is_disabled": True}
+        return [_Call("sendMessage", {**common, "text": text}) for text in texts]
+
+    caption = texts[0] if texts else None
+    if len(draft.media) == 1:
+        return [_single_media(draft.media[0], common, caption)]
+    calls = []
+    for group in _albums(draft.media):
+        calls.append(_album(group, common, caption))
+        caption = None
+    return calls
 
 
 def _parse_mode(options: Mapping[str, Any]) -> str | None:

@@ -220,6 +220,22 @@ async def test_invalid_json_is_refused(
     assert response.json()["code"] == 50109
 
 
+async def test_a_file_over_10_mib_is_too_large(
+    base_url: str, http: httpx.AsyncClient, state: emulator.DiscordState
+) -> None:
+    webhook = webhook_of(state, state.add_account())
+    big = b"\0" * (10 * 1024 * 1024 + 1)
+
+    response = await http.post(
+        execute_url(base_url, webhook),
+        data={"payload_json": json.dumps({"content": "x"})},
+        files={"files[0]": ("big.bin", big, "application/octet-stream")},
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"code": 40005, "message": "Request entity too large"}
+
+
 async def test_the_emulator_answers_bad_webhooks_as_discord_does(
     base_url: str,
     http: httpx.AsyncClient,
@@ -387,7 +403,7 @@ async def test_a_failure_after_the_first_chunk_is_permanent_and_partial(
         await adapter.publish(base.Draft("a" * 2000 + "\n" + "b" * 10), credentials)
 
     assert caught.value.code == "partially_published"
-    assert "1 of 2" in caught.value.message
+    assert "published 1 message(s)" in caught.value.message
 
 
 async def test_a_429_after_the_first_chunk_is_waited_out(

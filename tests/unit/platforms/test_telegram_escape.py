@@ -229,7 +229,7 @@ def test_long_plain_text_splits_into_messages_telegram_accepts(
 ) -> None:
     draft = base.Draft(plain, {"parse_mode": mode})
 
-    calls = adapter._calls(draft, "@channel")
+    calls = telegram._calls(draft, "@channel")
 
     shown = [telegram_markup.parse(call.fields["text"], mode) for call in calls]
     assert len(calls) > 1
@@ -244,7 +244,7 @@ def test_markup_splits_between_entities_and_never_inside_one() -> None:
     source = paragraph * 20
     draft = base.Draft(source, {"parse_mode": "MarkdownV2", "markup": True})
 
-    texts = [call.fields["text"] for call in adapter._calls(draft, "@channel")]
+    texts = [call.fields["text"] for call in telegram._calls(draft, "@channel")]
 
     assert len(texts) > 1
     for text in texts:
