@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 from fixtures import lemonsqueezy as ls
+from starlette.types import ASGIApp
 
 from syndic import config
 from syndic.billing import emulator, inbox
@@ -49,16 +50,12 @@ class ServedEmulator:
 
 
 @contextlib.asynccontextmanager
-async def serve_emulator() -> AsyncIterator[ServedEmulator]:
-    """The Lemon Squeezy emulator served by uvicorn on 127.0.0.1 (a free port)."""
-    state = emulator.EmulatorState(api_key="emulated-" + secrets.token_urlsafe(24))
+async def serve(app: ASGIApp) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn on 127.0.0.1 (a free port); yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = emulator.create_app(state)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, lifespan="off", ws="none")
-    )
+    config = uvicorn.Config(app, log_config=None, lifespan="off", ws="none")
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
@@ -66,9 +63,17 @@ async def serve_emulator() -> AsyncIterator[ServedEmulator]:
         await asyncio.sleep(0.01)
 
     try:
-        settings = make_settings(lemon_base_url=url, lemon_api_key=state.api_key)
-        yield ServedEmulator(url=url, state=state, settings=settings)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
         sock.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_emulator() -> AsyncIterator[ServedEmulator]:
+    """The Lemon Squeezy emulator on a loopback socket, and settings that use it."""
+    state = emulator.EmulatorState(api_key="emulated-" + secrets.token_urlsafe(24))
+    async with serve(emulator.create_app(state)) as url:
+        settings = make_settings(lemon_base_url=url, lemon_api_key=state.api_key)
+        yield ServedEmulator(url=url, state=state, settings=settings)

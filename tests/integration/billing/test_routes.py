@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
-from billing_support import MakeUser, ServedEmulator
+from billing_support import MakeUser, ServedEmulator, serve
 from fastapi import FastAPI
 from fixtures import lemonsqueezy as ls
 
@@ -54,23 +51,10 @@ async def api(db: Database, lemon: ServedEmulator) -> AsyncIterator[Api]:
     app.include_router(webhooks.router)
     app.include_router(billing.router)
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(app, log_config=None, lifespan="off", ws="none")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
             yield Api(client, rt)
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
-        sock.close()
         await rt.close()
 
 
