@@ -1,7 +1,7 @@
 """The platform emulators on a real socket, for the adapters' contract tests.
 
 `emulator_origin` serves `create_app` with uvicorn on 127.0.0.1 (a free
-port) in a background thread, once per session. Tests register their own accounts
+port) in a background thread, once per test run. Tests register their own accounts
 (`add_account()`), so rate windows and messages never mix between tests.
 """
 
