@@ -101,10 +101,10 @@ async def drop(db: Database, name: str | None) -> None:
 def settings(db: Database, emulators: Emulators, **overrides: Any) -> config.Settings:
     values: dict[str, Any] = {
         "database_url": db.url,
-        "api_token_secret": secrets.token_urlsafe(36),
-        "internal_api_secret": secrets.token_urlsafe(36),
-        "lemon_webhook_secret": secrets.token_urlsafe(36),
-        "credentials_key": secrets.token_urlsafe(36),
+        "api_token_secret": secrets.token_hex(32),
+        "internal_api_secret": secrets.token_hex(32),
+        "lemon_webhook_secret": secrets.token_hex(32),
+        "credentials_key": secrets.token_hex(32),
         "discord_base_url": f"{emulators.url}/discord",
         "telegram_base_url": f"{emulators.url}/telegram",
         "log_level": "WARNING",

@@ -26,10 +26,10 @@ def test_settings(database_url: str, **overrides: Any) -> config.Settings:
     """Settings with random strong secrets, as a test would configure syndic."""
     values: dict[str, Any] = {
         "database_url": database_url,
-        "api_token_secret": secrets.token_urlsafe(36),
-        "internal_api_secret": secrets.token_urlsafe(36),
-        "lemon_webhook_secret": secrets.token_urlsafe(36),
-        "credentials_key": secrets.token_urlsafe(36),
+        "api_token_secret": secrets.token_hex(32),
+        "internal_api_secret": secrets.token_hex(32),
+        "lemon_webhook_secret": secrets.token_hex(32),
+        "credentials_key": secrets.token_hex(32),
         "log_format": "text",
     }
     values.update(overrides)
