@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     scheduler_cadence_workers: int = Field(default=16, gt=0)
     platform_timeout: float = Field(default=15.0, gt=0)
     publish_max_attempts: int = Field(default=4, ge=1)
+    media_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
 
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")

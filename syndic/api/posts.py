@@ -13,13 +13,20 @@ from syndic.api.deps import CurrentUser, RuntimeDep
 from syndic.db.models import Post
 from syndic.db.repo import posts as post_rows
 from syndic.platforms.base import PLATFORMS, Platform
-from syndic.services import posts
+from syndic.services import media, posts
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
 
 Status = Literal[
     "pending", "dispatched", "published", "partially_failed", "failed", "cancelled"
 ]
+
+
+class InlineMedia(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: str = Field(description="the file, base64-encoded", max_length=70_000_000)
+    alt: str = Field(default="", max_length=2000)
 
 
 class PostBody(BaseModel):
@@ -41,6 +48,11 @@ class PostBody(BaseModel):
     texts: dict[Platform, str] = Field(
         default_factory=dict, description="per-platform text"
     )
+    media: list[Annotated[str, Field(max_length=64)] | InlineMedia] = Field(
+        default_factory=list,
+        max_length=10,
+        description="ids from POST /v1/media, or files inline",
+    )
 
     @field_validator("platforms")
     @classmethod
@@ -57,6 +69,10 @@ class PostBody(BaseModel):
             timezone=self.timezone,
             options={str(k): v for k, v in self.options.items()},
             texts={str(k): v for k, v in self.texts.items()},
+            media=[
+                ref if isinstance(ref, str) else media.Inline(ref.data, ref.alt)
+                for ref in self.media
+            ],
         )
 
 
@@ -162,7 +178,7 @@ async def schedule(
 @router.post("/validate")
 async def validate(body: PostBody, user: CurrentUser, rt: RuntimeDep) -> Validation:
     """Dry run: every problem per platform; uses no quota."""
-    found = await posts.problems(rt, user, body.request())
+    found = await posts.validate(rt, user, body.request())
     return Validation(
         valid=not found,
         problems={

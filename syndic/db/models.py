@@ -249,3 +249,20 @@ class ReferralCredit(Base):
     referrer_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     subscription_id: Mapped[str] = mapped_column(String(32))
     counted_at: Mapped[datetime]
+
+
+class MediaFile(Base):
+    """An image or video uploaded once, referenced by posts; typed by its bytes."""
+
+    __tablename__ = "media"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    alt: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

@@ -17,10 +17,11 @@ from typing import Any
 from syndic import clock
 from syndic.db.models import Delivery, Post
 from syndic.db.repo import leases
-from syndic.platforms.base import Draft, PlatformError, Receipt
+from syndic.db.repo import media as media_rows
+from syndic.platforms.base import Draft, Media, PlatformError, Receipt
 from syndic.runtime import Runtime
 from syndic.scheduler.retry import GiveUp, RetryPolicy
-from syndic.services import accounts
+from syndic.services import accounts, media
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,11 @@ class Publisher:
             log.info("post_dropped", extra={"post_id": post_id, "fence": fence})
             return None
         post, todo = started
+        attached: tuple[Media, ...] = ()
+        if post.media and todo:
+            async with self.rt.db.transaction() as session:
+                files = await media_rows.of_user(session, post.user_id, post.media)
+            attached = media.for_adapters(files)
         lateness_ms = (clock.now() - post.release_at).total_seconds() * 1000
         log.info(
             "post_publishing",
@@ -57,7 +63,7 @@ class Publisher:
             },
         )
 
-        await asyncio.gather(*(self._deliver(post, fence, d) for d in todo))
+        await asyncio.gather(*(self._deliver(post, fence, d, attached) for d in todo))
 
         async with self.rt.db.transaction() as session:
             status = await leases.finish(
@@ -70,12 +76,14 @@ class Publisher:
             )
         return status
 
-    async def _deliver(self, post: Post, fence: int, delivery: Delivery) -> None:
+    async def _deliver(
+        self, post: Post, fence: int, delivery: Delivery, attached: tuple[Media, ...]
+    ) -> None:
         platform = delivery.platform
         context = {"post_id": post.id, "platform": platform}
         adapter = self.rt.adapters.get(platform)
         credentials = await accounts.resolve(self.rt, post.user_id, platform)
-        draft = _draft(post, platform)
+        draft = _draft(post, platform, attached)
         attempt = delivery.attempts
 
         while True:
@@ -223,11 +231,12 @@ class Publisher:
         self.rt.events.publish(post.user_id, event)
 
 
-def _draft(post: Post, platform: str) -> Draft:
+def _draft(post: Post, platform: str, attached: tuple[Media, ...]) -> Draft:
     texts: dict[str, str] = post.options.get("texts", {})
     per_platform: dict[str, Any] = post.options.get("per_platform", {})
     return Draft(
         text=texts.get(platform, post.text),
         options=per_platform.get(platform, {}),
+        media=attached,
         idempotency_key=f"{post.id}:{platform}",
     )

@@ -10,14 +10,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from syndic import clock, errors, plans, times
-from syndic.db.models import Post, User
+from syndic.billing import entitlement
+from syndic.db.models import MediaFile, Post, User
+from syndic.db.repo import media as media_rows
 from syndic.db.repo import posts, quotas
 from syndic.platforms.base import Draft, Media, Problem
 from syndic.runtime import Runtime
-from syndic.services import accounts, periods
+from syndic.services import accounts, media, periods
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +35,16 @@ class PostRequest:
     timezone: str | None = None
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     texts: Mapping[str, str] = field(default_factory=dict)
-    media: Sequence[Media] = ()
+    media: Sequence[str | media.Inline] = ()
 
-    def draft_for(self, platform: str, post_id: str = "") -> Draft:
+    def draft_for(self, platform: str, files: Sequence[Media] = ()) -> Draft:
         return Draft(
             text=self.texts.get(platform, self.text),
             options=dict(self.options.get(platform, {})),
-            media=tuple(self.media),
-            idempotency_key=f"{post_id}:{platform}" if post_id else "",
+            media=tuple(files),
         )
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, files: Sequence[MediaFile]) -> str:
         body = {
             "text": self.text,
             "platforms": list(self.platforms),
@@ -50,19 +52,27 @@ class PostRequest:
             "timezone": self.timezone,
             "options": self.options,
             "texts": self.texts,
-            "media": [hashlib.sha256(m.data).hexdigest() for m in self.media],
+            "media": [f.sha256 for f in files],
         }
         return hashlib.sha256(
             json.dumps(body, sort_keys=True, default=str).encode()
         ).hexdigest()
 
 
-async def problems(
+async def validate(
     rt: Runtime, user: User, request: PostRequest
 ) -> dict[str, list[Problem]]:
     """Every rule each target platform would refuse the post for (no quota used)."""
+    files = await media.resolve(rt, user.id, request.media)
+    return await problems(rt, user, request, files)
+
+
+async def problems(
+    rt: Runtime, user: User, request: PostRequest, files: Sequence[MediaFile]
+) -> dict[str, list[Problem]]:
     found: dict[str, list[Problem]] = {}
     connected = await accounts.connected(rt, user.id)
+    attached = media.for_adapters(files)
     for platform in request.platforms:
         adapter = rt.adapters.get(platform)
         if adapter is None:
@@ -70,7 +80,7 @@ async def problems(
                 Problem(f"{platform}.unsupported", f"{platform} is not available")
             ]
             continue
-        issues = adapter.validate(request.draft_for(platform))
+        issues = adapter.validate(request.draft_for(platform, attached))
         if platform not in connected:
             issues.append(
                 Problem(
@@ -98,14 +108,15 @@ async def schedule(
         else times.resolve(request.scheduled_at, request.timezone)
     )
     times.check_not_past(scheduled_at, now)
-    fingerprint = request.fingerprint()
+    files = await media.resolve(rt, user.id, request.media)
+    fingerprint = request.fingerprint(files)
 
     if idempotency_key is not None:
         earlier = await _replay(rt, user.id, idempotency_key, fingerprint)
         if earlier is not None:
             return earlier, False
 
-    found = await problems(rt, user, request)
+    found = await problems(rt, user, request, files)
     if found:
         raise errors.PostRejected(
             "a platform would refuse this post",
@@ -114,7 +125,7 @@ async def schedule(
 
     try:
         post = await _store(
-            rt, user, request, scheduled_at, now, idempotency_key, fingerprint
+            rt, user, request, files, scheduled_at, now, idempotency_key, fingerprint
         )
     except IntegrityError:
         if idempotency_key is None:
@@ -152,13 +163,14 @@ async def _store(
     rt: Runtime,
     user: User,
     request: PostRequest,
+    files: Sequence[MediaFile],
     scheduled_at: datetime,
     now: datetime,
     idempotency_key: str | None,
     fingerprint: str,
 ) -> Post:
-    plan = plans.plan_for(user.tier)
-    has_image = any(m.is_image for m in request.media)
+    plan = plans.PLANS[entitlement.effective_tier(user, now)]
+    has_image = any(f.content_type.startswith("image/") for f in files)
     period_start, _ = periods.current(user, now)
     post = Post(
         id=clock.new_id("pst"),
@@ -170,7 +182,7 @@ async def _store(
             "per_platform": {k: dict(v) for k, v in request.options.items()},
             "texts": dict(request.texts),
         },
-        media=[],
+        media=[f.id for f in files],
         has_image=has_image,
         tier=plan.tier.value,
         scheduled_at=scheduled_at,
@@ -200,6 +212,9 @@ async def _store(
                     "period_start": period_start.isoformat(),
                 },
             )
+        for file in files:
+            if inspect(file).transient:  # sent inline with this post
+                await media_rows.add(session, file)
         await posts.create(session, post)
     return post
 
