@@ -111,13 +111,16 @@ class EmulatorState:
         with self._lock:
             return self._faults.popleft() if self._faults else None
 
-    def hit(self, bucket: str, *, cost: int = 1) -> Window:
+    def hit(
+        self, bucket: str, *, cost: int = 1, limit: RateLimit | None = None
+    ) -> Window:
         """Count `cost` requests against `bucket` (a fixed window opened by its first).
 
+        `limit` replaces `rate_limit` for buckets with a rate of their own.
         A refused request counts nothing. With `strict_rate_limits` off
         nothing is counted or refused, and every window looks fresh.
         """
-        limit = self.rate_limit
+        limit = limit or self.rate_limit
         now = time.monotonic()
         if not self.strict_rate_limits:
             return Window(True, limit.requests, limit.requests, 0.0, time.time())
