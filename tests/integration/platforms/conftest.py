@@ -3,6 +3,8 @@
 `emulator_origin` serves `create_app` with uvicorn on 127.0.0.1 (a free
 port) in a background thread, once per test run. Tests register their own accounts
 (`add_account()`), so rate windows and messages never mix between tests.
+`serve_emulator(EMULATOR)` serves one emulator alone the same way, for an
+emulator `create_app` does not mount yet.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from syndic.platforms.emulators import create_app
+from syndic.platforms.emulators import _base, create_app
 from syndic.platforms.emulators.recorder import Recorder
 
 START_TIMEOUT = 10.0  # seconds
@@ -38,7 +42,7 @@ def serve(app: Starlette) -> Iterator[str]:
         port=port,
         loop="asyncio",
         http="h11",
-        ws="none",
+        ws="websockets-sansio",  # emulators may answer on a websocket (Reddit)
         lifespan="off",
         log_level="warning",
         access_log=False,
@@ -77,6 +81,33 @@ def emulator_origin(emulator_app: Starlette) -> Iterator[str]:
     """Where `emulator_app` answers; a platform's base URL is `<origin>/<platform>`."""
     with serve(emulator_app) as origin:
         yield origin
+
+
+@dataclass(frozen=True)
+class Served:
+    origin: str
+    app: Starlette
+
+
+@pytest.fixture(scope="session")
+def serve_emulator(
+    recorder: Recorder,
+) -> Iterator[Callable[[_base.Emulator[Any]], Served]]:
+    """Serves one emulator alone under `/<name>`, once per run; `app.state` as
+    `create_app` sets it."""
+    served: dict[str, Served] = {}
+    with contextlib.ExitStack() as stack:
+
+        def start(emulator: _base.Emulator[Any]) -> Served:
+            if emulator.name not in served:
+                state, mount = emulator.mount(recorder, strict_rate_limits=True)
+                app = Starlette(routes=[mount])
+                app.state.emulators = {emulator.name: state}
+                app.state.recorder = recorder
+                served[emulator.name] = Served(stack.enter_context(serve(app)), app)
+            return served[emulator.name]
+
+        yield start
 
 
 @pytest.fixture
