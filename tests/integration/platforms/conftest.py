@@ -42,7 +42,7 @@ def serve(app: Starlette) -> Iterator[str]:
         port=port,
         loop="asyncio",
         http="h11",
-        ws="websockets-sansio",  # emulators may answer on a websocket (Reddit)
+        ws="none",
         lifespan="off",
         log_level="warning",
         access_log=False,
