@@ -30,8 +30,10 @@ STOP_TIMEOUT = 10.0  # seconds
 
 
 @contextlib.contextmanager
-def serve(app: Starlette) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 until the block ends; yields its origin."""
+def serve(app: Starlette, *, websockets: bool = False) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 until the block ends; yields its origin.
+
+    With `websockets` the server also takes websocket connections."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -42,7 +44,7 @@ def serve(app: Starlette) -> Iterator[str]:
         port=port,
         loop="asyncio",
         http="h11",
-        ws="none",
+        ws="websockets-sansio" if websockets else "none",
         lifespan="off",
         log_level="warning",
         access_log=False,
@@ -92,19 +94,20 @@ class Served:
 @pytest.fixture(scope="session")
 def serve_emulator(
     recorder: Recorder,
-) -> Iterator[Callable[[_base.Emulator[Any]], Served]]:
+) -> Iterator[Callable[..., Served]]:
     """Serves one emulator alone under `/<name>`, once per run; `app.state` as
-    `create_app` sets it."""
+    `create_app` sets it. `websockets=True` lets it take websockets too."""
     served: dict[str, Served] = {}
     with contextlib.ExitStack() as stack:
 
-        def start(emulator: _base.Emulator[Any]) -> Served:
+        def start(emulator: _base.Emulator[Any], *, websockets: bool = False) -> Served:
             if emulator.name not in served:
                 state, mount = emulator.mount(recorder, strict_rate_limits=True)
                 app = Starlette(routes=[mount])
                 app.state.emulators = {emulator.name: state}
                 app.state.recorder = recorder
-                served[emulator.name] = Served(stack.enter_context(serve(app)), app)
+                origin = stack.enter_context(serve(app, websockets=websockets))
+                served[emulator.name] = Served(origin, app)
             return served[emulator.name]
 
         yield start
