@@ -47,6 +47,7 @@ class Database:
 
         sync_engine = self.engine.sync_engine
         event.listen(sync_engine, "before_cursor_execute", self._count)
+        event.listen(sync_engine, "before_cursor_execute", _refuse_nul)
         if self.is_sqlite:
             event.listen(sync_engine, "connect", _sqlite_connect)
             event.listen(sync_engine, "begin", _sqlite_begin)
@@ -78,6 +79,21 @@ class Database:
     def _count(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if not statement.startswith("BEGIN"):
             self.statements += 1
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, *_: Any
+) -> None:
+    """Refuse text holding NUL characters on both databases alike.
+
+    PostgreSQL cannot store U+0000 in text at all, and SQLite would keep a
+    string other tools cut short; either way it is bad input, not a fault.
+    """
+    rows = parameters if isinstance(parameters, list) else [parameters]
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row or ()
+        if any(isinstance(value, str) and "\x00" in value for value in values):
+            raise errors.InvalidInput("text must not contain NUL (U+0000) characters")
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
+from support.net import listener
 from syndic import clock, config, runtime
 from syndic.api.app import create_app
 from syndic.db.engine import Database
@@ -41,6 +42,7 @@ class Server:
     url: str
     rt: Runtime
     client: httpx.AsyncClient
+    app: FastAPI
 
     async def user(
         self, *, tier: str = "max", admin: bool = False, email: str | None = None
@@ -72,9 +74,7 @@ async def serve(
     db: Database, *, sandbox: bool = True, run_scheduler: bool = True, **overrides: Any
 ) -> AsyncIterator[Server]:
     """Serve syndic on 127.0.0.1 (a free port) over `db`, emulators included."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listener()
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
 
@@ -95,7 +95,7 @@ async def serve(
 
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            yield Server(url, rt, client)
+            yield Server(url, rt, client, app)
     finally:
         server.should_exit = True
         await task

@@ -21,6 +21,7 @@ import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
+from support import net
 
 from syndic.platforms.emulators import _base, create_app
 from syndic.platforms.emulators.recorder import Recorder
@@ -34,9 +35,7 @@ def serve(app: Starlette, *, websockets: bool = False) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 until the block ends; yields its origin.
 
     With `websockets` the server also takes websocket connections."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    listener = net.listener()
     port = listener.getsockname()[1]
     config = uvicorn.Config(
         app,
