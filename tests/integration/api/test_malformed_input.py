@@ -19,7 +19,7 @@ BODIES: list[tuple[bytes, str]] = [
     (b'{"text": 1, "platforms": "discord"}', "application/json"),
     (b'{"text": "hi", "platforms": ["myspace"]}', "application/json"),
     (
-        b'{"text": "hi", "platforms": ["discord"], "scheduled_at": "2031-02-30T25:61Z"}',
+        b'{"text": "hi", "platforms": ["x"], "scheduled_at": "2031-02-30T25:61Z"}',
         "application/json",
     ),
     (
