@@ -82,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="never answer 429 for rate (load tests)",
     )
+    emulators.add_argument(
+        "--latency", type=float, default=0.0, help="seconds before each answer"
+    )
+    emulators.add_argument(
+        "--record",
+        type=int,
+        default=10_000,
+        help="requests kept for /_sandbox/requests",
+    )
     emulators.set_defaults(handler=_emulators)
 
     user_cmd = commands.add_parser("users", help="manage users").add_subparsers(
@@ -220,14 +229,18 @@ async def _run_worker(settings: config.Settings) -> None:
 def _emulators(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from syndic.platforms import emulators
     from syndic.platforms.emulators.recorder import Recorder
+    from syndic.platforms.emulators.standalone import create_standalone
 
     logs.configure(
         os.environ.get("SYNDIC_LOG_LEVEL", "INFO"),
         os.environ.get("SYNDIC_LOG_FORMAT", "json"),
     )
-    app = emulators.create_app(Recorder(), strict_rate_limits=not args.no_rate_limits)
+    app = create_standalone(
+        Recorder(args.record),
+        strict_rate_limits=not args.no_rate_limits,
+        latency=args.latency,
+    )
     log.info("emulators_starting", extra={"host": args.host, "port": args.port})
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
 
