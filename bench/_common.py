@@ -38,7 +38,9 @@ def free_port() -> int:
 class Emulators:
     """`syndic emulators` in a process of its own, without rate limits."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, latency: float = 0.0, record: int = 10_000) -> None:
+        self.latency = latency
+        self.record = record
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -62,7 +64,7 @@ class Emulators:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                httpx.get(self.url + "/", timeout=0.5)
+                httpx.get(self.url + "/_sandbox/requests?platform=x", timeout=0.5)
                 return self
             except httpx.TransportError:
                 time.sleep(0.1)
