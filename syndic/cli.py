@@ -209,6 +209,7 @@ def _worker(args: argparse.Namespace) -> None:
 async def _run_worker(settings: config.Settings) -> None:
     from syndic import runtime
     from syndic.scheduler.loop import Scheduler
+    from syndic.scheduler.maintenance import Maintenance
     from syndic.services.keys import LastUsed
 
     rt = runtime.build(settings)
@@ -219,9 +220,12 @@ async def _run_worker(settings: config.Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    maintenance = Maintenance(rt)
     await rt.scheduler.start()
+    await maintenance.start()
     log.info("worker_started", extra={"owner": rt.scheduler.owner})
     await stop.wait()
+    await maintenance.stop()
     await rt.scheduler.stop()
     await rt.close()
 

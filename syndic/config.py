@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     scheduler_lease: float = Field(default=120.0, gt=0)
     scheduler_batch: int = Field(default=500, gt=0)
     scheduler_cadence_workers: int = Field(default=16, gt=0)
+    reconcile_interval: float = Field(default=6 * 3600.0, gt=0)  # seconds
     platform_timeout: float = Field(default=15.0, gt=0)
     publish_max_attempts: int = Field(default=4, ge=1)
     media_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)

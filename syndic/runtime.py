@@ -53,6 +53,10 @@ def build(
         follow_redirects=False,
     )
     sandbox = settings.sandbox and emulator_root is not None
+    if sandbox and "lemon_base_url" not in settings.model_fields_set:
+        settings = settings.model_copy(
+            update={"lemon_base_url": f"{emulator_root}/lemonsqueezy"}
+        )
     return Runtime(
         settings=settings,
         db=db or Database(settings.database_url),
