@@ -342,9 +342,7 @@ def routes(state: LinkedInState, recorder: Recorder) -> list[BaseRoute]:
             "createdAt": int(time.time() * 1000),
         }
         urn = state.store(post)
-        return Response(
-            status_code=201, headers={"x-restli-id": urn, "x-linkedin-id": urn}
-        )
+        return Response(status_code=201, headers={"x-restli-id": urn})
 
     async def images(request: Request) -> Response:
         body = await _base.read_body(request)
