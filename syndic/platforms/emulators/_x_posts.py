@@ -1,4 +1,4 @@
-"""X's checks of a create-post body and of a media upload, with X's error bodies.
+"""Creating a post and checking an upload, with X's checks and error bodies.
 
 Errors are problem JSON (`title`, `detail`, `type`, `status`); a 400 for a
 body X cannot use is the `invalid-request` problem with an `errors` list,
@@ -19,15 +19,19 @@ import base64
 import binascii
 import io
 import re
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 from starlette.responses import JSONResponse
 
 from syndic.platforms.emulators import _base, x_text
+
+if TYPE_CHECKING:
+    from syndic.platforms.emulators.x import User, XState
 
 PROBLEMS = "https://api.twitter.com/2/problems"
 MAX_MEDIA = 4
@@ -258,6 +262,54 @@ def alt_text_request(body: _base.Body) -> tuple[str, str]:
             f"$.metadata.alt_text.text: may only be {MAX_ALT_TEXT} characters long"
         )
     return media_id, text
+
+
+def create(
+    state: XState, user: User, body: _base.Body, content_type: str
+) -> dict[str, Any]:
+    """Store the post the body asks for; raises `Refusal` as X would answer."""
+    tweet = tweet_request(body, content_type)
+    if tweet.text is not None:
+        check_text(tweet.text, state.max_weighted_length)
+    media = [state.live_media(media_id, user.id) for media_id in tweet.media_ids]
+    if any(item is None for item in media) or (
+        len(media) > 1
+        and any(item is not None and item.image.animated for item in media)
+    ):
+        raise invalid_request(
+            "Your media IDs are invalid.", {"media.media_ids": list(tweet.media_ids)}
+        )
+    conversation = None
+    if tweet.in_reply_to is not None:
+        conversation = _reply_target(state, user, tweet.in_reply_to)
+    if tweet.text is not None and any(
+        post["text"] == tweet.text for post in state.posts_of(user.id)
+    ):
+        raise forbidden(DUPLICATE)
+
+    tweet_id = state.new_id()
+    stored = {
+        "id": tweet_id,
+        "text": tweet.text or "",
+        "author_id": user.id,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "media_ids": list(tweet.media_ids),
+        "in_reply_to_tweet_id": tweet.in_reply_to,
+        "conversation_id": conversation or tweet_id,
+    }
+    state.store_tweet(stored)
+    return stored
+
+
+def _reply_target(state: XState, user: User, tweet_id: str) -> str:
+    """The conversation a reply joins; raises a 403 `Refusal` X would answer."""
+    target = state.tweet(tweet_id)
+    if target is None:
+        raise forbidden(REPLY_GONE)
+    own = target["author_id"] == user.id
+    if state.reply_policy == "closed" or (state.reply_policy == "summoned" and not own):
+        raise forbidden(REPLY_NOT_SUMMONED)
+    return str(target["conversation_id"])
 
 
 def _media_ids(media: Any) -> tuple[str, ...]:

@@ -39,14 +39,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from twitter_text import extract_urls_with_indices
 
-from syndic.platforms.emulators import _base, _x_posts, x_oauth
+from syndic.platforms.emulators import _base, _x_auth, _x_posts
 from syndic.platforms.emulators.recorder import Recorder
 
 NAME = "x"
 TWITTER_EPOCH_MS = 1_288_834_974_657
 ACCESS_TOKEN_LIFETIME = 2 * 60 * 60.0  # seconds
 MEDIA_LIFETIME = 24 * 60 * 60  # seconds
-TIMESTAMP_SKEW = 300  # seconds
 NONCE_MEMORY = 10_000
 OAUTH2_SCOPES = frozenset(
     {"tweet.read", "tweet.write", "users.read", "media.write", "offline.access"}
@@ -246,7 +245,7 @@ def routes(state: XState, recorder: Recorder) -> list[BaseRoute]:
             body.recorded,
             query=dict(request.query_params),
         )
-        grant = _authenticate(state, request, body)
+        grant = _x_auth.authenticate(state, request, body)
         if isinstance(grant, Response):
             return grant
         if grant.scopes is not None and not set(scopes) <= grant.scopes:
@@ -284,7 +283,9 @@ def routes(state: XState, recorder: Recorder) -> list[BaseRoute]:
         if refused is not None:
             return refused
         try:
-            tweet = _create(state, call)
+            tweet = _x_posts.create(
+                state, call.grant.user, call.body, _x_auth.content_type(request)
+            )
         except _x_posts.Refusal as refusal:
             return refusal.response
         return JSONResponse(
@@ -309,7 +310,7 @@ def routes(state: XState, recorder: Recorder) -> list[BaseRoute]:
         if refused is not None:
             return refused
         try:
-            data, _ = _x_posts.upload_request(call.body, _content_type(request))
+            data, _ = _x_posts.upload_request(call.body, _x_auth.content_type(request))
             image = _x_posts.image_of(data)
         except _x_posts.Refusal as refusal:
             return refusal.response
@@ -376,118 +377,6 @@ def routes(state: XState, recorder: Recorder) -> list[BaseRoute]:
     ]
 
 
-def _authenticate(
-    state: XState, request: Request, body: _base.Body
-) -> Grant | Response:
-    header = request.headers.get("authorization", "")
-    scheme, _, credential = header.partition(" ")
-    if scheme.lower() == "bearer":
-        token = credential.strip()
-        if token in state.app_only_tokens:
-            return _x_posts.problem(
-                403,
-                "Unsupported Authentication",
-                "Authenticating with OAuth 2.0 Application-Only is forbidden for this "
-                "endpoint.  Supported authentication types are [OAuth 1.0a User "
-                "Context, OAuth 2.0 User Context].",
-                f"{_x_posts.PROBLEMS}/unsupported-authentication",
-            )
-        grant = state.grant(token, oauth2=True)
-        if grant is None or (grant.expires_at or 0.0) < time.time():
-            return _unauthorized()
-        return grant
-    if scheme.lower() == "oauth":
-        return _oauth1(state, request, body, header) or _unauthorized()
-    return _unauthorized()
-
-
-def _oauth1(
-    state: XState, request: Request, body: _base.Body, header: str
-) -> Grant | None:
-    """The grant of a correctly signed, fresh, first-seen OAuth 1.0a request."""
-    params = x_oauth.parse_authorization(header)
-    if params is None or params.get("oauth_signature_method") != "HMAC-SHA1":
-        return None
-    if params.get("oauth_version", "1.0") != "1.0":
-        return None
-    grant = state.grant(params.get("oauth_token", ""), oauth2=False)
-    consumer_secret = state.apps.get(params.get("oauth_consumer_key", ""))
-    if grant is None or consumer_secret is None:
-        return None
-    if grant.consumer_key != params["oauth_consumer_key"]:
-        return None
-    try:
-        stamp = int(params.get("oauth_timestamp", ""))
-    except ValueError:
-        return None
-    if abs(time.time() - stamp) > TIMESTAMP_SKEW:
-        return None
-
-    signed = [
-        (k, v) for k, v in params.items() if k not in ("oauth_signature", "realm")
-    ]
-    form: list[tuple[str, str]] = []
-    if _content_type(request) == "application/x-www-form-urlencoded":
-        form = [(k, str(v)) for k, v in body.fields.items()]
-    url = f"{request.url.scheme}://{request.headers.get('host', '')}{request.url.path}"
-    base = x_oauth.signature_base(
-        request.method, url, [*signed, *request.query_params.multi_items(), *form]
-    )
-    expected = x_oauth.signature_of(base, consumer_secret, grant.secret)
-    if not secrets.compare_digest(expected, params.get("oauth_signature", "")):
-        return None
-    if not state.first_use_of(params.get("oauth_nonce", "")):
-        return None
-    return grant
-
-
-def _create(state: XState, call: _Call) -> dict[str, Any]:
-    """Store the post the body asks for; raises `_x_posts.Refusal`."""
-    tweet = _x_posts.tweet_request(call.body, _content_type(call.request))
-    user = call.grant.user
-    if tweet.text is not None:
-        _x_posts.check_text(tweet.text, state.max_weighted_length)
-    media = [state.live_media(media_id, user.id) for media_id in tweet.media_ids]
-    if any(item is None for item in media) or (
-        len(media) > 1
-        and any(item is not None and item.image.animated for item in media)
-    ):
-        raise _x_posts.invalid_request(
-            "Your media IDs are invalid.", {"media.media_ids": list(tweet.media_ids)}
-        )
-    conversation = None
-    if tweet.in_reply_to is not None:
-        conversation = _reply_target(state, user, tweet.in_reply_to)
-    if tweet.text is not None and any(
-        post["text"] == tweet.text for post in state.posts_of(user.id)
-    ):
-        raise _x_posts.forbidden(_x_posts.DUPLICATE)
-
-    tweet_id = state.new_id()
-    stored = {
-        "id": tweet_id,
-        "text": tweet.text or "",
-        "author_id": user.id,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-        "media_ids": list(tweet.media_ids),
-        "in_reply_to_tweet_id": tweet.in_reply_to,
-        "conversation_id": conversation or tweet_id,
-    }
-    state.store_tweet(stored)
-    return stored
-
-
-def _reply_target(state: XState, user: User, tweet_id: str) -> str:
-    """The conversation a reply joins; raises a 403 `Refusal` X would answer."""
-    target = state.tweet(tweet_id)
-    if target is None:
-        raise _x_posts.forbidden(_x_posts.REPLY_GONE)
-    own = target["author_id"] == user.id
-    if state.reply_policy == "closed" or (state.reply_policy == "summoned" and not own):
-        raise _x_posts.forbidden(_x_posts.REPLY_NOT_SUMMONED)
-    return str(target["conversation_id"])
-
-
 def _daily(state: XState, call: _Call) -> Response | None:
     if state.daily_limit is None:
         return None
@@ -538,14 +427,6 @@ def _rate_headers(prefix: str, window: _base.Window) -> dict[str, str]:
         f"{prefix}-remaining": str(window.remaining),
         f"{prefix}-reset": str(int(window.reset_at + 0.999)),
     }
-
-
-def _unauthorized() -> JSONResponse:
-    return _x_posts.problem(401, "Unauthorized", "Unauthorized")
-
-
-def _content_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def _wrap_links(text: str) -> str:
