@@ -36,13 +36,10 @@ Reddit accepts no client-chosen key, so `idempotency_key` is not used.
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
-import io
 import json
 import logging
 import re
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -51,54 +48,23 @@ from urllib.parse import urlsplit
 import httpx
 import websockets.asyncio.client
 import websockets.exceptions
-from PIL import Image
 
 from syndic import config
-from syndic.platforms import _http, base
+from syndic.platforms import _http, _reddit_rules, base
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 15.0  # seconds
 TOKEN_PATH = "/api/v1/access_token"  # noqa: S105
 PUBLIC_URL = "https://www.reddit.com"
-MAX_TITLE = 300  # code points
-MAX_TEXT = 40_000  # code points
-MAX_FLAIR_TEXT = 64
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
-IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
-KINDS = ("self", "link", "image")
 TOKEN_MARGIN = 60.0  # seconds before expiry a token is renewed
 
-SUBREDDIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{1,20}")
-USERNAME = re.compile(r"[A-Za-z0-9_-]{3,20}")
-CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{10,40}")
 _RATELIMIT_DELAY = re.compile(
     r"(\d+)\s*(milliseconds?|seconds?|minutes?|hours?)", re.IGNORECASE
 )
 _UNIT_SECONDS = {"millisecond": 0.001, "second": 1.0, "minute": 60.0, "hour": 3600.0}
 _POST_ID = re.compile(r"/comments/([a-z0-9]+)(?:/|$)")
 _CACHE_SIZE = 1024
-
-try:
-    _VERSION = importlib.metadata.version("syndic")
-except importlib.metadata.PackageNotFoundError:  # running from a checkout
-    _VERSION = "0"
-
-
-def title_problems(title: Any) -> list[base.Problem]:
-    """What Reddit refuses in a title: none, blank, or over 300 characters."""
-    if title is None or (isinstance(title, str) and not title.strip()):
-        return [base.Problem("reddit.title.missing", "Reddit needs a title")]
-    if not isinstance(title, str):
-        return [base.Problem("reddit.title.invalid", "title must be text")]
-    if len(title) > MAX_TITLE:
-        return [
-            base.Problem(
-                "reddit.title.too_long",
-                f"Title is {len(title)} characters; Reddit takes {MAX_TITLE}",
-            )
-        ]
-    return []
 
 
 def ratelimit_seconds(message: str) -> float | None:
@@ -151,22 +117,6 @@ def _triple(error: Any) -> tuple[str, str, str]:
 
 
 @dataclass(frozen=True)
-class _Account:
-    client_id: str
-    client_secret: str
-    username: str
-    password: str
-    user_agent: str
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.client_id, self.username.lower()
-
-    def __repr__(self) -> str:
-        return f"_Account(client_id={self.client_id!r}, username={self.username!r})"
-
-
-@dataclass(frozen=True)
 class _Token:
     value: str
     renew_at: float  # monotonic seconds
@@ -182,7 +132,6 @@ class _Window:
 class _Submission:
     form: dict[str, str]
     kind: str
-    subreddit: str
 
 
 class RedditAdapter:
@@ -217,7 +166,7 @@ class RedditAdapter:
 
     def check_credentials(self, credentials: Mapping[str, Any]) -> dict[str, Any]:
         """The script app and its user, trimmed; else ValueError."""
-        account = _account(credentials)
+        account = _reddit_rules.account(credentials)
         checked = {
             "client_id": account.client_id,
             "client_secret": account.client_secret,
@@ -229,39 +178,7 @@ class RedditAdapter:
         return checked
 
     def validate(self, draft: base.Draft) -> list[base.Problem]:
-        options = draft.options
-        problems = title_problems(options.get("title"))
-        kind = _kind(draft)
-
-        if kind not in KINDS:
-            problems.append(
-                base.Problem("reddit.options.kind", "kind must be self, link or image")
-            )
-        subreddit = options.get("subreddit")
-        if subreddit is not None and (
-            not isinstance(subreddit, str)
-            or SUBREDDIT.fullmatch(_bare_subreddit(subreddit)) is None
-        ):
-            problems.append(
-                base.Problem(
-                    "reddit.subreddit.invalid",
-                    "subreddit must be a community name such as python, "
-                    "without r/ (leave it out to post to your profile)",
-                )
-            )
-        if len(draft.text) > MAX_TEXT:
-            problems.append(
-                base.Problem(
-                    "reddit.text.too_long",
-                    f"Text is {len(draft.text)} characters; Reddit takes {MAX_TEXT}",
-                    start=MAX_TEXT,
-                    end=len(draft.text),
-                )
-            )
-        problems.extend(_kind_problems(kind, draft))
-        problems.extend(_flair_problems(options))
-        problems.extend(_flag_problems(options))
-        return problems
+        return _reddit_rules.problems(draft)
 
     async def publish(
         self, draft: base.Draft, credentials: Mapping[str, Any]
@@ -271,7 +188,7 @@ class RedditAdapter:
         if problems:
             raise base.PermanentError(problems[0].message, code=problems[0].rule)
         try:
-            account = _account(credentials)
+            account = _reddit_rules.account(credentials)
         except ValueError as exc:
             raise base.CredentialsRejected(f"reddit: {exc}") from exc
 
@@ -300,7 +217,7 @@ class RedditAdapter:
 
     async def _api(
         self,
-        account: _Account,
+        account: _reddit_rules.Account,
         method: str,
         path: str,
         *,
@@ -308,6 +225,8 @@ class RedditAdapter:
         **request: Any,
     ) -> httpx.Response:
         """One OAuth API call; a token the API calls invalid is renewed once."""
+        if account.client_id not in self._windows and len(self._windows) >= _CACHE_SIZE:
+            self._windows.pop(next(iter(self._windows)))
         window = self._windows.setdefault(account.client_id, _Window())
         wait = wait_before_call(window.remaining, window.reset_at, time.monotonic())
         if wait > self._timeout:
@@ -343,7 +262,9 @@ class RedditAdapter:
         assert response is not None
         return response
 
-    async def _token(self, account: _Account, *, renew: bool = False) -> str:
+    async def _token(
+        self, account: _reddit_rules.Account, *, renew: bool = False
+    ) -> str:
         """A bearer token for the account, from the cache unless `renew`."""
         lock = self._token_locks.setdefault(account.key, asyncio.Lock())
         async with lock:
@@ -358,7 +279,7 @@ class RedditAdapter:
             self._tokens[account.key] = token
             return token.value
 
-    async def _fetch_token(self, account: _Account) -> _Token:
+    async def _fetch_token(self, account: _reddit_rules.Account) -> _Token:
         asked_at = time.monotonic()
         response = await _http.send(
             self._client,
@@ -399,7 +320,7 @@ class RedditAdapter:
             asked_at + lifetime - min(TOKEN_MARGIN, lifetime / 10),
         )
 
-    async def _upload(self, account: _Account, image: base.Media) -> str:
+    async def _upload(self, account: _reddit_rules.Account, image: base.Media) -> str:
         """Lease an upload, send the file to the leased storage; its media URL."""
         response = await self._api(
             account,
@@ -438,7 +359,7 @@ class RedditAdapter:
         return f"{upload_url}/{key}"
 
     async def _image_receipt(
-        self, account: _Account, data: Mapping[str, Any]
+        self, account: _reddit_rules.Account, data: Mapping[str, Any]
     ) -> base.Receipt:
         """The image post Reddit names on its websocket once it made the post."""
         websocket_url = data.get("websocket_url")
@@ -504,157 +425,15 @@ class RedditAdapter:
         return base.Receipt(remote_id=f"t3_{match.group(1)}", url=redirect)
 
 
-def _account(credentials: Mapping[str, Any]) -> _Account:
-    values = {
-        key: credentials.get(key)
-        for key in ("client_id", "client_secret", "username", "password")
-    }
-    for key, value in values.items():
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(
-                f"{key} is required (from the script app at reddit.com/prefs/apps)"
-            )
-    client_id = str(values["client_id"]).strip()
-    username = str(values["username"]).strip().removeprefix("/").removeprefix("u/")
-    if CLIENT_ID.fullmatch(client_id) is None:
-        raise ValueError("client_id must be the app id shown under the app's name")
-    if USERNAME.fullmatch(username) is None:
-        raise ValueError("username must be a Reddit username such as spez (no u/)")
-
-    user_agent = credentials.get("user_agent")
-    if user_agent is not None and (
-        not isinstance(user_agent, str) or len(user_agent.strip()) < 10
-    ):
-        raise ValueError(
-            "user_agent must describe the app, such as "
-            "<platform>:<app id>:<version> (by /u/<username>)"
-        )
-    return _Account(
-        client_id=client_id,
-        client_secret=str(values["client_secret"]).strip(),
-        username=username,
-        password=str(values["password"]),
-        user_agent=(user_agent or "").strip()
-        or f"syndic:{client_id}:{_VERSION} (by /u/{username})",
-    )
-
-
-def _bare_subreddit(value: str) -> str:
-    return value.strip().removeprefix("/").removeprefix("r/")
-
-
-def _kind(draft: base.Draft) -> Any:
-    kind = draft.options.get("kind")
-    if kind is not None:
-        return kind
-    if draft.media:
-        return "image"
-    return "link" if draft.options.get("url") else "self"
-
-
-def _kind_problems(kind: Any, draft: base.Draft) -> list[base.Problem]:
-    url = draft.options.get("url")
-    if kind == "link":
-        if not url:
-            return [base.Problem("reddit.link.url_missing", "a link post needs a url")]
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            return [
-                base.Problem("reddit.link.url_invalid", "url must be an http(s) URL")
-            ]
-    if kind != "image":
-        if draft.media:
-            return [
-                base.Problem(
-                    "reddit.media.unexpected",
-                    f"a {kind} post carries no files; use kind image for one image",
-                )
-            ]
-        return []
-    return _image_problems(draft.media)
-
-
-def _image_problems(media: tuple[base.Media, ...]) -> list[base.Problem]:
-    if not media:
-        return [base.Problem("reddit.image.missing", "an image post needs an image")]
-    if len(media) > 1:
-        return [
-            base.Problem(
-                "reddit.media.too_many",
-                f"{len(media)} files; syndic posts one image to Reddit",
-            )
-        ]
-    image = media[0]
-    if image.content_type not in IMAGE_TYPES:
-        return [
-            base.Problem(
-                "reddit.media.unsupported",
-                f"{image.filename}: Reddit image posts take PNG, JPEG or GIF, "
-                f"not {image.content_type}",
-            )
-        ]
-    if not image.data:
-        return [base.Problem("reddit.image.empty", f"{image.filename} is empty")]
-    if len(image.data) > MAX_IMAGE_BYTES:
-        return [
-            base.Problem(
-                "reddit.image.too_large",
-                f"{image.filename} is over {MAX_IMAGE_BYTES // (1024 * 1024)} MiB",
-            )
-        ]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(image.data)) as opened:
-                opened.verify()
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return [
-            base.Problem(
-                "reddit.image.unreadable", f"{image.filename} is not a readable image"
-            )
-        ]
-    return []
-
-
-def _flair_problems(options: Mapping[str, Any]) -> list[base.Problem]:
-    flair_id, flair_text = options.get("flair_id"), options.get("flair_text")
-    problems = []
-    if flair_text is not None and not flair_id:
-        problems.append(
-            base.Problem(
-                "reddit.flair.text_without_id",
-                "flair_text needs flair_id (the template it edits)",
-            )
-        )
-    if flair_text is not None and (
-        not isinstance(flair_text, str) or len(flair_text) > MAX_FLAIR_TEXT
-    ):
-        problems.append(
-            base.Problem(
-                "reddit.flair.text_too_long",
-                f"flair_text takes up to {MAX_FLAIR_TEXT} characters",
-            )
-        )
-    if flair_id is not None and not isinstance(flair_id, str):
-        problems.append(
-            base.Problem("reddit.flair.id_invalid", "flair_id must be a template id")
-        )
-    return problems
-
-
-def _flag_problems(options: Mapping[str, Any]) -> list[base.Problem]:
-    return [
-        base.Problem(f"reddit.options.{key}", f"{key} must be true or false")
-        for key in ("nsfw", "spoiler", "send_replies", "resubmit")
-        if options.get(key) is not None and not isinstance(options[key], bool)
-    ]
-
-
-def _submission(draft: base.Draft, account: _Account) -> _Submission:
+def _submission(draft: base.Draft, account: _reddit_rules.Account) -> _Submission:
     options = draft.options
-    kind = str(_kind(draft))
+    kind = str(_reddit_rules.kind_of(draft))
     subreddit = options.get("subreddit")
-    subreddit = _bare_subreddit(subreddit) if subreddit else f"u_{account.username}"
+    subreddit = (
+        _reddit_rules.bare_subreddit(subreddit)
+        if subreddit
+        else f"u_{account.username}"
+    )
     form = {
         "api_type": "json",
         "sr": subreddit,
@@ -672,7 +451,7 @@ def _submission(draft: base.Draft, account: _Account) -> _Submission:
     for key in ("flair_id", "flair_text"):
         if options.get(key):
             form[key] = str(options[key])
-    return _Submission(form, kind, subreddit)
+    return _Submission(form, kind)
 
 
 def _flag(value: Any, default: bool) -> str:
