@@ -14,7 +14,8 @@ a link is an http(s) URL or a bare domain with a known TLD (given
 other than digits and punctuation, trailing punctuation left out, at most
 64 graphemes and 640 bytes. The TLD list is twitter-text's.
 
-Record keys of posts are TIDs: 13 characters of base32-sortable holding
+`split` cuts a text over either limit into posts that fit, never inside
+a facet. Record keys of posts are TIDs: 13 characters of base32-sortable holding
 53 bits of microseconds and 10 bits of clock id.
 """
 
@@ -172,6 +173,89 @@ def _punctuation(char: str) -> bool:
 
 def _taggable(char: str) -> bool:
     return not (char in "0123456789" or _separates(char) or _punctuation(char))
+
+
+@dataclass(frozen=True)
+class _Token:
+    start: int
+    end: int
+    graphemes: int
+    size: int  # UTF-8 bytes
+
+
+def _tokens(text: str) -> list[_Token]:
+    """Grapheme clusters, with each link, mention and tag as one token."""
+    spans = [(facet.start, facet.end) for facet in detect(text)]
+    tokens: list[_Token] = []
+    position = span = 0
+    for cluster in grapheme.graphemes(text):
+        end = position + len(cluster)
+        size = utf8_length(cluster)
+        while span < len(spans) and spans[span][1] <= position:
+            span += 1
+        inside = (
+            span < len(spans) and spans[span][0] < end and position > spans[span][0]
+        )
+        if inside and tokens:
+            last = tokens[-1]
+            tokens[-1] = _Token(last.start, end, last.graphemes + 1, last.size + size)
+        else:
+            tokens.append(_Token(position, end, 1, size))
+        position = end
+    return tokens
+
+
+def split(text: str) -> list[str]:
+    """`text` as posts of at most 300 graphemes and 3000 bytes each.
+
+    A cut falls on the last line break in the second half of the room,
+    else the last space, else the last line break, else between clusters;
+    never inside a link, mention or tag. The break or space cut at is
+    dropped and each post stripped. Raises ValueError when one link alone
+    is over a limit.
+    """
+    tokens = _tokens(text)
+    posts: list[str] = []
+    first = 0
+    while first < len(tokens):
+        count = size = 0
+        last = first
+        while last < len(tokens) and _fits(count, size, tokens[last]):
+            count, size = count + tokens[last].graphemes, size + tokens[last].size
+            last += 1
+        if last == first:
+            raise ValueError(f"the link at {tokens[first].start} is over a post")
+        if last == len(tokens):
+            posts.append(text[tokens[first].start :])
+            break
+        cut, dropped = _cut(text, tokens, first, last)
+        posts.append(text[tokens[first].start : tokens[cut].start])
+        first = cut + 1 if dropped else cut
+    return [post.strip() for post in posts if post.strip()]
+
+
+def _fits(count: int, size: int, token: _Token) -> bool:
+    return count + token.graphemes <= MAX_GRAPHEMES and size + token.size <= MAX_BYTES
+
+
+def _cut(text: str, tokens: list[_Token], first: int, last: int) -> tuple[int, bool]:
+    """The token to cut before, and whether that token is dropped."""
+    newline = space = None
+    count = 0
+    for index in range(first, last):
+        piece = text[tokens[index].start : tokens[index].end]
+        if index > first and piece in ("\n", "\r\n", "\r"):
+            newline = (index, count)
+        elif index > first and piece.isspace():
+            space = index
+        count += tokens[index].graphemes
+    if newline is not None and newline[1] * 2 >= MAX_GRAPHEMES:
+        return newline[0], True
+    if space is not None:
+        return space, True
+    if newline is not None:
+        return newline[0], True
+    return last, False
 
 
 def tid(micros: int, clock_id: int) -> str:
