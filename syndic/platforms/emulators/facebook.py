@@ -30,38 +30,27 @@ or attachment".
 
 from __future__ import annotations
 
-import io
 import math
 import re
 import secrets
 import threading
 import time
-import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from PIL import Image
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from syndic.platforms.emulators import _base
-from syndic.platforms.emulators._facebook_graph import (
-    GraphError,
-    Params,
-    forced,
-    invalid_parameter,
-    throttled,
-    usage_header,
-)
+from syndic.platforms.emulators import _base, _facebook_edges
+from syndic.platforms.emulators import _facebook_graph as graph
 from syndic.platforms.emulators.recorder import Recorder
 
 NAME = "facebook"
 VERSION = re.compile(r"v([0-9]{1,3})\.0")
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9]{20,512}")
-PHOTO_FORMATS = frozenset({"JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP"})
 PERMISSION_MESSAGE = (
     "(#200) If posting to a page, requires both pages_read_engagement and "
     "pages_manage_posts as an admin with sufficient administrative permission"
@@ -149,9 +138,25 @@ class FacebookState(_base.EmulatorState):
             self._next_id += 1 + secrets.randbelow(50)
             return str(self._next_id)
 
-    def add_photo(self, photo: Photo) -> None:
+    def add_photo(
+        self,
+        page: Page,
+        published: bool,
+        upload: _base.Upload | None,
+        alt_text: str | None,
+    ) -> Photo:
+        """Keep a photo of `page` (from a URL when `upload` is None)."""
+        photo = Photo(
+            self.new_id(),
+            page.id,
+            published,
+            len(upload.data) if upload else 0,
+            upload.content_type if upload else "",
+            alt_text,
+        )
         with self._lock:
             self.photos[photo.id] = photo
+        return photo
 
     def photo(self, photo_id: str) -> Photo | None:
         with self._lock:
@@ -204,7 +209,7 @@ class FacebookState(_base.EmulatorState):
                 page.session = status
 
 
-def _token_of(request: Request, params: Params) -> str | None:
+def _token_of(request: Request, params: graph.Params) -> str | None:
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() in ("bearer", "oauth") and credential.strip():
         return credential.strip()
@@ -213,16 +218,16 @@ def _token_of(request: Request, params: Params) -> str | None:
 
 
 def _authorize(state: FacebookState, token: str | None, page_id: str) -> Page:
-    """The page the call acts on, if `token` may post to it; else `GraphError`."""
+    """The page the call acts on, if `token` may post to it; else `graph.GraphError`."""
     if token is None:
-        raise GraphError(
+        raise graph.GraphError(
             400, 104, "An access token is required to request this resource."
         )
     if TOKEN_PATTERN.fullmatch(token) is None:
-        raise GraphError(400, 190, "Malformed access token")
+        raise graph.GraphError(400, 190, "Malformed access token")
     owner = state.page_of(token)
     if owner is None or owner.session == "invalidated":
-        raise GraphError(
+        raise graph.GraphError(
             400,
             190,
             "Error validating access token: The session has been invalidated "
@@ -231,7 +236,7 @@ def _authorize(state: FacebookState, token: str | None, page_id: str) -> Page:
             subcode=467,
         )
     if owner.session == "expired":
-        raise GraphError(
+        raise graph.GraphError(
             400,
             190,
             "Error validating access token: Session has expired on "
@@ -240,7 +245,7 @@ def _authorize(state: FacebookState, token: str | None, page_id: str) -> Page:
         )
     page = state.page(page_id)
     if page is None:
-        raise GraphError(
+        raise graph.GraphError(
             400,
             100,
             f"Unsupported post request. Object with ID '{page_id}' does not exist, "
@@ -250,113 +255,28 @@ def _authorize(state: FacebookState, token: str | None, page_id: str) -> Page:
             type="GraphMethodException",
         )
     if page is not owner or not page.can_post:
-        raise GraphError(403, 200, PERMISSION_MESSAGE)
+        raise graph.GraphError(403, 200, PERMISSION_MESSAGE)
     return page
 
 
 def _check_version(state: FacebookState, version: str) -> None:
     match = VERSION.fullmatch(version)
     if match is None or int(match.group(1)) > state.latest_version:
-        raise GraphError(400, 2500, f"Unknown path components: /{version}")
+        raise graph.GraphError(400, 2500, f"Unknown path components: /{version}")
 
 
 async def _rate(state: FacebookState, page: Page) -> dict[str, str]:
-    """Count the call against the page; the usage header, or a `GraphError`."""
+    """Count the call against the page; the usage header, or a `graph.GraphError`."""
     window = state.hit(f"page-{page.id}")
     if not window.allowed:
-        raise throttled(page.id, window.reset_after)
+        raise graph.throttled(page.id, window.reset_after)
     fault = await _base.apply(state.take_fault())
     if fault is not None:
-        raise forced(fault[0], page.id, fault[1])
+        raise graph.forced(fault[0], page.id, fault[1])
     used = window.limit - window.remaining
-    return usage_header(page.id, min(100, math.ceil(100 * used / window.limit)), 0)
-
-
-def _feed(state: FacebookState, page: Page, params: Params) -> dict[str, Any]:
-    message = params.text("message")
-    link = params.text("link")
-    attached = params.objects("attached_media")
-    if not (message or link or attached):
-        raise invalid_parameter("Missing message or attachment")
-    if message is not None and len(message) > state.max_message:
-        raise invalid_parameter("Message is too long")
-    if link is not None and not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", link):
-        raise invalid_parameter("The link must be a valid URL")
-    if link is not None and attached:
-        raise invalid_parameter("A post cannot have both a link and attached_media")
-    photo_ids = _attached_photos(state, page, attached)
-    if message and state.is_duplicate(page, message):
-        raise GraphError(400, 506, "(#506) Duplicate status message")
-
-    post: dict[str, Any] = {"message": message, "attachments": photo_ids}
-    if link is not None:
-        post["link"] = link
-    return {"id": state.publish(page, post)["id"]}
-
-
-def _attached_photos(
-    state: FacebookState, page: Page, attached: list[Any]
-) -> list[str]:
-    if len(attached) > state.max_attached_media:
-        raise invalid_parameter(
-            f"attached_media takes at most {state.max_attached_media} items"
-        )
-    photo_ids: list[str] = []
-    for index, item in enumerate(attached):
-        media_fbid = item.get("media_fbid") if isinstance(item, dict) else None
-        photo = state.photo(str(media_fbid)) if media_fbid is not None else None
-        usable = (
-            photo is not None
-            and photo.page_id == page.id
-            and not photo.published
-            and photo.attached_to is None
-            and photo.id not in photo_ids
-        )
-        if photo is None or not usable:
-            raise invalid_parameter(
-                f"param attached_media[{index}] has an invalid media_fbid"
-            )
-        photo_ids.append(photo.id)
-    return photo_ids
-
-
-def _photos(state: FacebookState, page: Page, params: Params) -> dict[str, Any]:
-    upload = params.files.get("source")
-    url = params.text("url")
-    if upload is None and not url:
-        raise GraphError(400, 324, "(#324) Requires upload file")
-    if upload is not None and not _photo_ok(upload, state.max_photo_bytes):
-        raise GraphError(400, 324, "(#324) Missing or invalid image file")
-    message = params.text("message") or params.text("caption")
-    if message is not None and len(message) > state.max_message:
-        raise invalid_parameter("Message is too long")
-    published = params.flag("published", True)
-
-    photo = Photo(
-        state.new_id(),
-        page.id,
-        published,
-        len(upload.data) if upload else 0,
-        upload.content_type if upload else "",
-        params.text("alt_text_custom"),
+    return graph.usage_header(
+        page.id, min(100, math.ceil(100 * used / window.limit)), 0
     )
-    state.add_photo(photo)
-    if not published:
-        return {"id": photo.id}
-    post = state.publish(page, {"message": message, "attachments": [photo.id]})
-    return {"id": photo.id, "post_id": post["id"]}
-
-
-def _photo_ok(upload: _base.Upload, max_bytes: int) -> bool:
-    if not upload.data or len(upload.data) > max_bytes:
-        return False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(upload.data)) as image:
-                return image.format in PHOTO_FORMATS
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return False
 
 
 def _recorded(body: Any) -> Any:
@@ -389,46 +309,34 @@ def routes(state: FacebookState, recorder: Recorder) -> list[BaseRoute]:
 
         try:
             _check_version(state, version)
-            params = Params.of(request.query_params, body)
+            params = graph.Params.of(request.query_params, body)
             page = _authorize(state, _token_of(request, params), node)
             if request.method == "GET" and name == "feed":
-                return JSONResponse(_read_feed(state, page, params))
-            handler = {"feed": _feed, "photos": _photos}.get(name)
+                return JSONResponse(_facebook_edges.read_feed(state, page, params))
+            handler = {
+                "feed": _facebook_edges.feed,
+                "photos": _facebook_edges.photos,
+            }.get(name)
             if handler is None or request.method != "POST":
-                raise invalid_parameter(
+                raise graph.invalid_parameter(
                     f"Tried accessing nonexisting field ({name}) on node type (Page)"
                 )
             headers = await _rate(state, page)
             return JSONResponse(handler(state, page, params), headers=headers)
-        except GraphError as refusal:
+        except graph.GraphError as refusal:
             return refusal.response()
 
     async def unknown(request: Request) -> Response:
         path = request.path_params["path"]
         recorder.record(NAME, request.method, f"/{path}", None, query=_query(request))
-        return GraphError(400, 2500, f"Unknown path components: /{path}").response()
+        return graph.GraphError(
+            400, 2500, f"Unknown path components: /{path}"
+        ).response()
 
     return [
         Route("/{version}/{node}/{edge}", edge, methods=["GET", "POST"]),
         Route("/{path:path}", unknown, methods=["GET", "POST", "PUT", "DELETE"]),
     ]
-
-
-def _read_feed(state: FacebookState, page: Page, params: Params) -> dict[str, Any]:
-    limit = params.text("limit") or "25"
-    if not limit.isdigit():
-        raise invalid_parameter("Param limit must be an integer")
-    posts = state.latest(page, min(int(limit), 100))
-    return {
-        "data": [
-            {
-                key: post[key]
-                for key in ("id", "message", "created_time")
-                if post.get(key) is not None
-            }
-            for post in posts
-        ]
-    }
 
 
 EMULATOR = _base.Emulator(

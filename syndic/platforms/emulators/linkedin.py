@@ -31,32 +31,26 @@ bad upload token.
 
 from __future__ import annotations
 
-import io
 import re
 import secrets
 import threading
 import time
-import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-from PIL import Image
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from syndic.platforms.emulators import _base, linkedin_little
+from syndic.platforms.emulators import _base, _linkedin_posts, linkedin_little
 from syndic.platforms.emulators import _linkedin_schema as schema
 from syndic.platforms.emulators.recorder import Recorder
 
 NAME = "linkedin"
 VERSION = re.compile(r"([0-9]{4})(0[1-9]|1[0-2])(?:\.[0-9]{2})?")
-AUTHOR = re.compile(r"urn:li:(person|organization):([A-Za-z0-9_-]+)")
-IMAGE_FORMATS = frozenset({"JPEG", "PNG", "GIF"})
-MULTI_IMAGE = (2, 20)
 UPLOAD_URL_LIFETIME = 24 * 3600  # seconds
 FIRST_POST_ID = 7_400_000_000_000_000_000
 
@@ -326,7 +320,7 @@ def routes(state: LinkedInState, recorder: Recorder) -> list[BaseRoute]:
         errors = schema.validate(schema.POST, body.fields)
         if errors:
             return schema.invalid(errors)
-        refused = _check_post(state, member, version, body.fields)
+        refused = _linkedin_posts.check_post(state, member, version, body.fields)
         if refused is not None:
             return refused
 
@@ -373,14 +367,14 @@ def routes(state: LinkedInState, recorder: Recorder) -> list[BaseRoute]:
         if errors:
             return schema.invalid(errors)
         owner = body.fields["initializeUploadRequest"]["owner"]
-        if AUTHOR.fullmatch(owner) is None:
+        if _linkedin_posts.AUTHOR.fullmatch(owner) is None:
             return schema.error(
                 400,
                 "INVALID_URN_TYPE",
                 f"owner value {owner} must be a person or organization URN",
             )
         if not member.may_act_as(owner):
-            return _access_denied()
+            return _linkedin_posts.access_denied()
 
         image = state.new_image(owner)
         base = str(request.url.replace(query="")).removesuffix("/rest/images")
@@ -424,14 +418,14 @@ def routes(state: LinkedInState, recorder: Recorder) -> list[BaseRoute]:
         if time.time() > image.expires_at:
             return schema.error(400, "EXPIRED_UPLOAD_URL", "The upload URL is expired")
         if not member.may_act_as(image.owner):
-            return _access_denied()
+            return _linkedin_posts.access_denied()
         forced = await _base.apply(state.take_fault())
         if forced is not None:
             return _forced(*forced)
         if not data:
             return schema.error(400, "EMPTY_UPLOAD", "The uploaded file is empty")
 
-        readable = _image_ok(data, state.max_image_pixels)
+        readable = _linkedin_posts.image_ok(data, state.max_image_pixels)
         state.set_image(
             image, "AVAILABLE" if readable else "PROCESSING_FAILED", len(data)
         )
@@ -467,144 +461,6 @@ def routes(state: LinkedInState, recorder: Recorder) -> list[BaseRoute]:
             methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         ),
     ]
-
-
-def _access_denied() -> Response:
-    return schema.error(
-        403,
-        "ACCESS_DENIED",
-        "Insufficient permissions to perform the requested action",
-        service_code=100,
-    )
-
-
-def _check_post(
-    state: LinkedInState, member: Member, version: str, post: dict[str, Any]
-) -> Response | None:
-    """The service's refusals of a body that fits the schema, in LinkedIn's order."""
-    author = post["author"]
-    if AUTHOR.fullmatch(author) is None:
-        return schema.error(
-            400,
-            "INVALID_URN_TYPE",
-            f"author value {author} must be a person or organization URN",
-        )
-    if not member.may_act_as(author):
-        return schema.error(
-            403,
-            "ACCESS_DENIED",
-            f"Not enough permissions to access: partnerApiPostsExternal.CREATE."
-            f"{version[:6]}01",
-            service_code=100,
-        )
-    if post["lifecycleState"] not in ("PUBLISHED", "DRAFT"):
-        return schema.error(
-            400,
-            "INVALID_VALUE_FOR_FIELD",
-            f"lifecycleState can't be set to {post['lifecycleState']}",
-        )
-
-    content = post.get("content") or {}
-    refused = _check_content(state, author, content)
-    if refused is not None:
-        return refused
-
-    commentary = post.get("commentary", "")
-    if not commentary.strip() and not content:
-        return schema.error(
-            400, "INVALID_VALUE_BLANK_FIELD", "commentary can't be blank"
-        )
-    shown = linkedin_little.utf16_length(linkedin_little.parse(commentary).text)
-    if shown > state.commentary_limit:
-        return schema.content_error(
-            400,
-            f"ShareCommentary text length ({shown} characters) exceeded the maximum "
-            f"allowed ({state.commentary_limit} characters)",
-            {
-                "description": "Size of array cannot be higher than the maxLength",
-                "input": {"inputPath": {"fieldPath": "commentary"}},
-                "code": "FIELD_ARRAY_SIZE_TOO_HIGH",
-                "maxLength": state.commentary_limit,
-            },
-        )
-    duplicate = state.duplicate_of(author, commentary) if commentary else None
-    if duplicate is not None:
-        return schema.content_error(
-            422,
-            f"Content is a duplicate of {duplicate}",
-            {
-                "description": "Duplicate post is detected",
-                "input": {},
-                "code": "DUPLICATE_POST",
-            },
-        )
-    return None
-
-
-def _check_content(
-    state: LinkedInState, author: str, content: dict[str, Any]
-) -> Response | None:
-    if len(content) > 1:
-        return schema.error(
-            400,
-            "INVALID_VALUE_FOR_FIELD",
-            f"content can't be set to more than one of {sorted(content)}",
-        )
-    image_ids: list[str] = []
-    if "media" in content:
-        image_ids = [content["media"]["id"]]
-    if "multiImage" in content:
-        images = content["multiImage"]["images"]
-        low, high = MULTI_IMAGE
-        if not low <= len(images) <= high:
-            return schema.invalid(
-                [
-                    f"/content/multiImage/images :: array size {len(images)} is out "
-                    f"of range {low}...{high}"
-                ]
-            )
-        image_ids = [image["id"] for image in images]
-    for urn in image_ids:
-        refused = _check_image(state, author, urn)
-        if refused is not None:
-            return refused
-    return None
-
-
-def _check_image(state: LinkedInState, author: str, urn: str) -> Response | None:
-    if not urn.startswith("urn:li:image:"):
-        return schema.error(
-            400, "INVALID_URN_TYPE", f"content value {urn} must be a image URN"
-        )
-    image = state.image(urn)
-    if image is None:
-        return schema.error(400, "INVALID_IMAGE_ID", "This Image ID is invalid")
-    if image.owner != author:
-        return schema.error(
-            400,
-            "INVALID_CONTENT_OWNERSHIP",
-            f"The author {author} does not own the content {urn}",
-        )
-    if image.status == "WAITING_UPLOAD":
-        return schema.error(
-            400, "MEDIA_ASSET_WAITING_UPLOAD", "Media asset is waiting upload"
-        )
-    if image.status == "PROCESSING_FAILED":
-        return schema.error(
-            400, "MEDIA_ASSET_PROCESSING_FAILED", "Media asset failed processing"
-        )
-    return None
-
-
-def _image_ok(data: bytes, max_pixels: int) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                kind, (width, height) = image.format, image.size
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return False
-    return kind in IMAGE_FORMATS and width * height <= max_pixels
 
 
 EMULATOR = _base.Emulator(
