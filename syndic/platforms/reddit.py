@@ -239,9 +239,9 @@ class RedditAdapter:
         if wait:
             await asyncio.sleep(wait)
 
-        response = None
-        for attempt in range(2):
-            token = await self._token(account, renew=attempt > 0)
+        response, token = None, None
+        for _ in range(2):
+            token = await self._token(account, stale=token)
             response = await _http.send(
                 self._client,
                 method,
@@ -263,13 +263,18 @@ class RedditAdapter:
         return response
 
     async def _token(
-        self, account: _reddit_rules.Account, *, renew: bool = False
+        self, account: _reddit_rules.Account, *, stale: str | None = None
     ) -> str:
-        """A bearer token for the account, from the cache unless `renew`."""
+        """A bearer token for the account: the cached one unless it is due or
+        is `stale` (refused by the API), else a new one."""
         lock = self._token_locks.setdefault(account.key, asyncio.Lock())
         async with lock:
             cached = self._tokens.get(account.key)
-            if cached is not None and not renew and time.monotonic() < cached.renew_at:
+            if (
+                cached is not None
+                and cached.value != stale
+                and time.monotonic() < cached.renew_at
+            ):
                 return cached.value
             token = await self._fetch_token(account)
             if len(self._tokens) >= _CACHE_SIZE:

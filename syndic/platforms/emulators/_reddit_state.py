@@ -18,6 +18,7 @@ from syndic.platforms.emulators import _base, _reddit_media, _reddit_submit
 
 TOKEN_LIFETIME = 3600.0  # seconds
 FIRST_POST_ID = int("1a0000", 36)
+MAX_KEPT = 1000  # tokens, uploads and waiting updates kept; the oldest go first
 
 # Public on purpose: they open nothing but the emulator.
 SANDBOX_CLIENT_ID = "syndicSandboxApp0001"
@@ -188,6 +189,7 @@ class RedditState(_base.EmulatorState):
         )
         with self._lock:
             self.tokens[token.value] = token
+            _bound(self.tokens)
         return token
 
     def token(self, value: str) -> Token | None:
@@ -234,6 +236,7 @@ class RedditState(_base.EmulatorState):
         )
         with self._lock:
             self.assets[asset.key] = asset
+            _bound(self.assets)
         return asset
 
     def store_upload(self, key: str, data: bytes, content_type: str) -> None:
@@ -269,11 +272,17 @@ class RedditState(_base.EmulatorState):
         token = secrets.token_urlsafe(16)
         with self._lock:
             self._updates[token] = update
+            _bound(self._updates)
         return token
 
     def release_update(self, token: str) -> dict[str, Any] | None:
         with self._lock:
             return self._updates.pop(token, None)
+
+
+def _bound(kept: dict[str, Any]) -> None:
+    while len(kept) > MAX_KEPT:
+        kept.pop(next(iter(kept)))
 
 
 def _base36(number: int) -> str:

@@ -46,6 +46,7 @@ from syndic.platforms.emulators.recorder import Recorder
 NAME = "devto"
 V1_MEDIA_TYPE = "application/vnd.forem.api-v1+json"
 FIRST_ARTICLE_ID = 1_500_000
+MAX_ARTICLES = 10_000  # kept; the oldest go first
 
 # Public on purpose: it opens nothing but the emulator.
 SANDBOX_API_KEY = "syndicSandboxDevtoKey001"
@@ -164,6 +165,8 @@ class DevtoState(_base.EmulatorState):
                 self._next_id += 1
                 article["id"] = self._next_id
             self.articles[article["id"]] = article
+            while len(self.articles) > MAX_ARTICLES:
+                self.articles.pop(next(iter(self.articles)))
 
 
 def _error(
