@@ -140,6 +140,13 @@ class Settings(BaseSettings):
         return async_url(self.database_url)
 
     @property
+    def postgres_dsn(self) -> str:
+        """`database_url` as a plain libpq URL (for LISTEN), PostgreSQL only."""
+        return self.async_database_url.replace(
+            "postgresql+asyncpg://", "postgresql://", 1
+        )
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

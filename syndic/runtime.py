@@ -35,6 +35,7 @@ class Runtime:
     owns_db: bool = True
 
     async def close(self) -> None:
+        await self.events.close()
         await self.http.aclose()
         if self.owns_db:
             await self.db.dispose()
@@ -57,6 +58,9 @@ def build(
         settings = settings.model_copy(
             update={"lemon_base_url": f"{emulator_root}/lemonsqueezy"}
         )
+    events = EventHub()
+    if not settings.is_sqlite:
+        events.announce_through_database()
     return Runtime(
         settings=settings,
         db=db or Database(settings.database_url),
@@ -66,6 +70,6 @@ def build(
         adapters=registry.build(
             settings, http, emulator_root=emulator_root if sandbox else None
         ),
-        events=EventHub(),
+        events=events,
         sandbox_credentials=registry.sandbox_credentials() if sandbox else {},
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from syndic import errors, plans
+from syndic import errors
 from syndic.db.models import User
 from syndic.runtime import Runtime
 from syndic.security import keys as key_format
@@ -52,12 +52,6 @@ async def admin_user(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(admin_user)]
-
-
-async def live_results_user(user: CurrentUser) -> User:
-    if not plans.plan_for(user.tier).live_results:
-        raise errors.TierRequired("live results need the pro or max plan")
-    return user
 
 
 async def internal_caller(request: Request, rt: RuntimeDep) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from syndic import clock
+from syndic import clock, errors, plans
 from syndic.db.models import Delivery, Post
 from syndic.db.repo import leases
 from syndic.db.repo import media as media_rows
@@ -26,6 +26,8 @@ from syndic.services import accounts, media
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+
+RECORD_ATTEMPTS = 5
 
 
 class Publisher:
@@ -69,11 +71,11 @@ class Publisher:
             status = await leases.finish(
                 session, post_id=post_id, owner=self.owner, fence=fence, now=clock.now()
             )
+            if status is not None and _live(post):
+                event = {"type": "post", "post_id": post_id, "status": status}
+                await self.rt.events.announce(session, post.user_id, event)
         if status is not None:
             log.info("post_finished", extra={"post_id": post_id, "status": status})
-            self.rt.events.publish(
-                post.user_id, {"type": "post", "post_id": post_id, "status": status}
-            )
         return status
 
     async def _deliver(
@@ -192,33 +194,6 @@ class Publisher:
         code: str | None = None,
         error: str | None = None,
     ) -> None:
-        async with self.rt.db.transaction() as session:
-            recorded = await leases.record_delivery(
-                session,
-                delivery_id=delivery.id,
-                post_id=post.id,
-                owner=self.owner,
-                fence=fence,
-                status=status,
-                now=clock.now(),
-                remote_id=receipt.remote_id if receipt else None,
-                url=receipt.url if receipt else None,
-                error_code=code,
-                error=error,
-            )
-        if not recorded:
-            # the lease was taken over while the call was in flight; the new
-            # holder has marked this platform `unknown`
-            log.warning(
-                "delivery_result_fenced_out",
-                extra={
-                    "post_id": post.id,
-                    "platform": delivery.platform,
-                    "status": status,
-                    "remote_id": receipt.remote_id if receipt else None,
-                },
-            )
-            return
         event: dict[str, Any] = {
             "type": "delivery",
             "post_id": post.id,
@@ -228,7 +203,56 @@ class Publisher:
             "url": receipt.url if receipt else None,
             "error": None if error is None else {"code": code, "message": error},
         }
-        self.rt.events.publish(post.user_id, event)
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                async with self.rt.db.transaction() as session:
+                    recorded = await leases.record_delivery(
+                        session,
+                        delivery_id=delivery.id,
+                        post_id=post.id,
+                        owner=self.owner,
+                        fence=fence,
+                        status=status,
+                        now=clock.now(),
+                        remote_id=event["remote_id"],
+                        url=event["url"],
+                        error_code=code,
+                        error=error,
+                    )
+                    if recorded and _live(post):
+                        await self.rt.events.announce(session, post.user_id, event)
+                break
+            except errors.ServiceUnavailable:
+                # the platform has answered: keep its answer and try the
+                # write again rather than lose it
+                log.warning(
+                    "delivery_record_retry",
+                    extra={
+                        "post_id": post.id,
+                        "platform": delivery.platform,
+                        "attempt": attempt + 1,
+                    },
+                )
+                if attempt + 1 == RECORD_ATTEMPTS:
+                    raise
+                await self._sleep(0.2 * 2**attempt)
+
+        if not recorded:
+            # the lease was taken over while the call was in flight; the new
+            # holder has marked this platform `unknown`
+            log.warning(
+                "delivery_result_fenced_out",
+                extra={
+                    "post_id": post.id,
+                    "platform": delivery.platform,
+                    "status": status,
+                    "remote_id": event["remote_id"],
+                },
+            )
+
+
+def _live(post: Post) -> bool:
+    return plans.plan_for(post.tier).live_results
 
 
 def _draft(post: Post, platform: str, attached: tuple[Media, ...]) -> Draft:
