@@ -97,9 +97,9 @@ async def wait_finished(db: Database, within: float) -> None:
 async def outcome(
     db: Database, emulators: Process
 ) -> tuple[Counter[str], dict[str, tuple[str, str]]]:
-    received = httpx.get(f"{emulators.url}/_sandbox/requests?platform=discord").json()[
-        "requests"
-    ]
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(f"{emulators.url}/_sandbox/requests?platform=discord")
+    received = answer.json()["requests"]
     seen = Counter(e["body"]["content"] for e in received if e["method"] == "POST")
     async with db.transaction() as session:
         rows = (

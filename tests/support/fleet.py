@@ -1,4 +1,4 @@
-"""Seeding a database with users and due posts, for multi-process tests and benchmarks."""
+"""Users and due posts in bulk, for multi-process tests and benchmarks."""
 
 from __future__ import annotations
 

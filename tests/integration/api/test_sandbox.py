@@ -45,7 +45,6 @@ async def test_every_user_starts_connected_to_the_emulator_accounts(
 
 
 async def test_sandbox_requests_are_listed_and_cleared(sandbox: Server) -> None:
-    _, headers = await sandbox.user_with_key()
     await sandbox.client.delete("/_sandbox/requests")
 
     listed = await sandbox.client.get("/_sandbox/requests")

@@ -9,9 +9,9 @@ import pytest
 from support.fakes import FakeAdapter
 
 from syndic import clock, errors
-from syndic.db.models import User
+from syndic.db.models import Post, User
+from syndic.db.repo import leases, quotas, users
 from syndic.db.repo import posts as post_rows
-from syndic.db.repo import quotas, users
 from syndic.platforms.base import CredentialsRejected, TransientError
 from syndic.runtime import Runtime
 from syndic.scheduler.loop import Scheduler
@@ -218,3 +218,71 @@ async def test_graceful_stop_hands_back_leases_not_yet_started(rt: Runtime) -> N
         view = await post_rows.view(session, post.id)
     assert view is not None
     assert (view.post.status, view.post.lease_owner) == ("pending", None)
+
+
+async def test_a_failed_status_write_after_the_platform_answered_does_not_post_twice(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = await make_user(rt)
+    real = leases.record_delivery
+    failures = iter([errors.ServiceUnavailable("database hiccup")])
+
+    async def flaky(*args: object, **kwargs: object) -> bool:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(leases, "record_delivery", flaky)
+    scheduler = await start(rt)
+    try:
+        post, _ = await posts.schedule(rt, user, posts.PostRequest("once", ["discord"]))
+        view = await wait_for_status(rt, post.id, "published")
+    finally:
+        await scheduler.stop()
+
+    assert len(fake(rt, "discord").calls) == 1
+    assert view.deliveries[0].remote_id == "discord-1"
+
+
+async def test_cancel_racing_the_point_of_no_return_has_one_winner(rt: Runtime) -> None:
+    user = await make_user(rt)
+    outcomes = []
+    for _ in range(20):
+        post, _ = await posts.schedule(
+            rt, user, posts.PostRequest("race", ["discord"], scheduled_at=in_(60))
+        )
+        async with rt.db.transaction() as session:
+            claim = await leases.claim_one(
+                session,
+                post_id=post.id,
+                owner="me",
+                lease_until=clock.now() + timedelta(seconds=60),
+                now=clock.now(),
+            )
+        assert claim is not None
+
+        async def start_publishing(
+            post: Post = post, claim: leases.Claim = claim
+        ) -> bool:
+            async with rt.db.transaction() as session:
+                started = await leases.start_publishing(
+                    session,
+                    post_id=post.id,
+                    owner="me",
+                    fence=claim.fence,
+                    now=clock.now(),
+                )
+            return started is not None
+
+        async def cancel(post: Post = post) -> bool:
+            try:
+                await posts.cancel(rt, user, post.id)
+            except errors.PostNotCancellable:
+                return False
+            return True
+
+        started, cancelled = await asyncio.gather(start_publishing(), cancel())
+        outcomes.append((started, cancelled))
+
+    assert all(started != cancelled for started, cancelled in outcomes)
