@@ -149,13 +149,14 @@ class RedditAdapter:
         token_path: str = TOKEN_PATH,
     ) -> None:
         """`timeout` is seconds per request phase; `settings.platform_timeout`
-        replaces it when `settings` is given, and `settings.reddit_token_path`,
-        if the settings have it, replaces `token_path`. A `token_path` that is
+        replaces it when `settings` is given, and so does
+        `settings.reddit_token_path` for `token_path`. A `token_path` that is
         a full URL is used as it is (Reddit documents www.reddit.com)."""
         self._base_url = base_url.rstrip("/")
         self._client = client
         self._timeout = settings.platform_timeout if settings is not None else timeout
-        token_path = getattr(settings, "reddit_token_path", None) or token_path
+        if settings is not None:
+            token_path = settings.reddit_token_path
         if urlsplit(token_path).scheme:
             self._token_url = token_path
         else:

@@ -18,6 +18,11 @@ from syndic.platforms.base import Adapter
 IMPLEMENTED: dict[str, tuple[str, str]] = {
     "discord": ("syndic.platforms.discord", "DiscordAdapter"),
     "telegram": ("syndic.platforms.telegram", "TelegramAdapter"),
+    "linkedin": ("syndic.platforms.linkedin", "LinkedInAdapter"),
+    "facebook": ("syndic.platforms.facebook", "FacebookAdapter"),
+    "medium": ("syndic.platforms.medium", "MediumAdapter"),
+    "reddit": ("syndic.platforms.reddit", "RedditAdapter"),
+    "devto": ("syndic.platforms.devto", "DevtoAdapter"),
 }
 
 

@@ -21,12 +21,26 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from syndic.platforms.emulators import _base, discord, telegram
+from syndic.platforms.emulators import (
+    _base,
+    devto,
+    discord,
+    facebook,
+    linkedin,
+    medium,
+    reddit,
+    telegram,
+)
 from syndic.platforms.emulators.recorder import Recorder
 
 _EMULATORS: tuple[_base.Emulator[Any], ...] = (
     discord.EMULATOR,
     telegram.EMULATOR,
+    linkedin.EMULATOR,
+    facebook.EMULATOR,
+    medium.EMULATOR,
+    reddit.EMULATOR,
+    devto.EMULATOR,
 )
 
 EMULATORS = {emulator.name: emulator for emulator in _EMULATORS}
