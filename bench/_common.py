@@ -176,7 +176,7 @@ def percentiles(values_ms: Sequence[float]) -> dict[str, float]:
         return {"p50": float("nan"), "p99": float("nan"), "max": float("nan")}
 
     def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
     return {
         "p50": round(at(0.50), 3),
@@ -206,8 +206,8 @@ def emit(figures: dict[str, Any]) -> None:
     print(json.dumps(figures, sort_keys=True))
 
 
-async def until(predicate: Any, timeout: float, every: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
+async def until(predicate: Any, within: float, every: float = 0.5) -> bool:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if await predicate():
             return True

@@ -23,6 +23,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -31,14 +32,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
-import httpx  # noqa: E402
-from _common import Emulators, database, drop, emit, print_table  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from support.fleet import due_posts, user_with_account  # noqa: E402
+import httpx
+from _common import Emulators, database, drop, emit, print_table
+from sqlalchemy import select
+from support.fleet import due_posts, user_with_account
 
-from syndic import clock  # noqa: E402
-from syndic.db.models import Delivery, Post  # noqa: E402
-from syndic.platforms.emulators import discord  # noqa: E402
+from syndic import clock
+from syndic.db.models import Delivery, Post
+from syndic.platforms.emulators import discord
 
 CREDENTIALS_KEY = os.urandom(24).hex()
 TICK, LEASE, TIMEOUT = 2, 6, 15  # seconds
@@ -67,7 +68,7 @@ async def main() -> None:
     args = parser.parse_args()
 
     db, name = await database("postgresql")
-    logdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"syndic-chaos-{os.getpid()}"
+    logdir = Path(tempfile.gettempdir()) / f"syndic-chaos-{os.getpid()}"
     logdir.mkdir(parents=True, exist_ok=True)
     kills: list[datetime] = []
     try:
@@ -125,9 +126,9 @@ async def main() -> None:
             for process in fleet:
                 process.wait(30)
 
-            received = httpx.get(
-                f"{emulators.url}/_sandbox/requests?platform=discord", timeout=60
-            ).json()
+            async with httpx.AsyncClient(timeout=60) as client:
+                url = f"{emulators.url}/_sandbox/requests?platform=discord"
+                received = (await client.get(url)).json()
             seen = Counter(
                 e["body"]["content"]
                 for e in received["requests"]

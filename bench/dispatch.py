@@ -14,7 +14,8 @@ the statements a scheduler sends over idle ticks (one tick a minute by
 default). Memory per pending post is what claiming and arming timers
 retains, measured with tracemalloc.
 
-    .venv/bin/python bench/dispatch.py [--posts 10000] [--burst 1000] [--backends sqlite,postgresql]
+    .venv/bin/python bench/dispatch.py [--posts 10000] [--burst 1000]
+        [--backends sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ async def _idle_queries(rt: runtime.Runtime, ticks: int = 5) -> float:
 
 
 async def _lateness(
-    rt: runtime.Runtime, user_id: str, due: list, timeout: float
+    rt: runtime.Runtime, user_id: str, due: list, within: float
 ) -> dict[str, float]:
     async with rt.db.transaction() as session:
         await session.execute(Post.__table__.delete())
@@ -132,7 +133,7 @@ async def _lateness(
             )
         return pending == 0
 
-    done = await until(finished, timeout)
+    done = await until(finished, within)
     await scheduler.stop()
     rt.scheduler = None
 
@@ -171,7 +172,7 @@ async def apscheduler_run(
         await adapter.publish(Draft(text="bench post"), credentials)
 
     async def run(
-        due_times: list, timeout: float, measure_memory: bool = False
+        due_times: list, within: float, measure_memory: bool = False
     ) -> dict[str, float]:
         lateness: list[float] = []
         scheduler = AsyncIOScheduler()
@@ -198,7 +199,7 @@ async def apscheduler_run(
         async def finished() -> bool:
             return len(lateness) >= len(due_times)
 
-        await until(finished, timeout)
+        await until(finished, within)
         await asyncio.sleep(1)
         scheduler.shutdown(wait=False)
         result = percentiles(lateness)
@@ -244,7 +245,8 @@ async def main() -> None:
     rows = []
     for name, figures in results.items():
         uni, bur = figures["uniform"], figures["burst"]
-        assert isinstance(uni, dict) and isinstance(bur, dict)
+        assert isinstance(uni, dict)
+        assert isinstance(bur, dict)
         rows.append(
             [
                 name,
@@ -260,7 +262,8 @@ async def main() -> None:
             ]
         )
     print_table(
-        f"Dispatch lateness in ms ({args.posts} posts over 60 s; {args.burst} in one second)",
+        f"Dispatch lateness in ms ({args.posts} posts over 60 s; "
+        f"{args.burst} in one second)",
         [
             "scheduler",
             "uni p50",

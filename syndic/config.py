@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     facebook_api_version: str = "v25.0"
     discord_base_url: str = "https://discord.com"
     reddit_base_url: str = "https://oauth.reddit.com"
-    reddit_token_path: str = "/api/v1/access_token"  # or a full URL
+    reddit_token_path: str = "/api/v1/access_token"  # noqa: S105 - a path; or a full URL
     devto_base_url: str = "https://dev.to"
     medium_base_url: str = "https://api.medium.com"
     lemon_base_url: str = "https://api.lemonsqueezy.com"

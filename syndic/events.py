@@ -34,7 +34,7 @@ class EventHub:
         self._listener: asyncpg.Connection | None = None
 
     async def listen(self, dsn: str) -> None:
-        """Receive the results announced by every process on this PostgreSQL database."""
+        """Receive what every process on this PostgreSQL database announces."""
         self._listener = await asyncpg.connect(dsn)
         await self._listener.add_listener(CHANNEL, self._on_notify)
 

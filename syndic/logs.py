@@ -51,7 +51,8 @@ class TextFormatter(logging.Formatter):
             for key, value in record.__dict__.items()
             if key not in _STANDARD and not key.startswith("_")
         )
-        text = f"{record.levelname:<7} {record.name}: {record.getMessage()} {fields}".rstrip()
+        head = f"{record.levelname:<7} {record.name}: {record.getMessage()}"
+        text = f"{head} {fields}".rstrip()
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text

@@ -27,7 +27,8 @@ def resolve(value: str, zone: str | None) -> datetime:
         parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
     except ValueError:
         raise errors.InvalidSchedule(
-            f"scheduled_at {value!r} is not an RFC 3339 time such as 2027-01-15T08:00:00+01:00"
+            f"scheduled_at {value!r} is not an RFC 3339 time "
+            "such as 2027-01-15T08:00:00+01:00"
         ) from None
 
     if parsed.tzinfo is not None:

@@ -166,7 +166,10 @@ async def schedule(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Accepted:
-    """Accept a post for its plan's release time (or now); 422 if a platform would refuse it."""
+    """Accept a post for its plan's release time, or now.
+
+    422 if a platform would refuse it; no quota is used then.
+    """
     post, created = await posts.schedule(
         rt, user, body.request(), idempotency_key=idempotency_key
     )
@@ -216,5 +219,8 @@ async def read(post_id: str, user: CurrentUser, rt: RuntimeDep) -> PostOut:
 
 @router.delete("/{post_id}")
 async def cancel(post_id: str, user: CurrentUser, rt: RuntimeDep) -> Accepted:
-    """Cancel a post that has not gone out; its quota slot comes back. 409 once it has."""
+    """Cancel a post that has not gone out; its quota slot comes back.
+
+    409 once it has reached its point of no return.
+    """
     return Accepted.of(await posts.cancel(rt, user, post_id))

@@ -141,7 +141,8 @@ class Publisher:
                     delivery,
                     "unknown",
                     code="adapter_crashed",
-                    error="the adapter failed unexpectedly; check the account before posting again",
+                    error="the adapter failed unexpectedly; "
+                    "check the account before posting again",
                 )
                 return
 

@@ -229,7 +229,8 @@ async def cancel(rt: Runtime, user: User, post_id: str) -> Post:
             if existing is None:
                 raise errors.NotFound(f"no post {post_id}")
             raise errors.PostNotCancellable(
-                f"post {post_id} is {existing.post.status} and can no longer be cancelled"
+                f"post {post_id} is {existing.post.status} "
+                "and can no longer be cancelled"
             )
         if post.quota_period_start is not None:
             await quotas.refund(

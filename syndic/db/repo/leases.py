@@ -257,7 +257,8 @@ async def finish(
 
 
 def final_status(states: Sequence[str]) -> str:
-    """published if every platform took it, failed if none did, else partially_failed."""
+    """`published` if every platform took it, `failed` if none did, else
+    `partially_failed`."""
     published = sum(state == "published" for state in states)
     if published == len(states):
         return "published"
