@@ -301,9 +301,14 @@ class BlueskyAdapter:
             data, width, height = await asyncio.to_thread(
                 _bluesky_images.fit_image, item.data, self._blob_limit
             )
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        except ValueError as exc:
             raise base.PermanentError(
                 f"bluesky: {item.filename}: {exc}", code="bluesky.media.too_large"
+            ) from exc
+        except (OSError, Image.DecompressionBombError) as exc:
+            raise base.PermanentError(
+                f"bluesky: {item.filename} is not a readable image",
+                code="bluesky.media.unreadable",
             ) from exc
         content_type = item.content_type if data is item.data else "image/jpeg"
         answer = await self._authed(
@@ -381,19 +386,17 @@ class BlueskyAdapter:
         """A call with the session's access token; renewed once on ExpiredToken."""
         session = await self._session(credentials)
         headers = dict(request.pop("headers", {}))
-        for attempt in range(2):
+        headers["Authorization"] = f"Bearer {session.access}"
+        response = await self._send(method, nsid, endpoint, headers=headers, **request)
+        if _expired(response):
+            session = await self._session(credentials, stale=session)
             headers["Authorization"] = f"Bearer {session.access}"
             response = await self._send(
                 method, nsid, endpoint, headers=headers, **request
             )
-            if response.status_code == 200:
-                return _http.json_object(response)
-            error = _http.json_object(response).get("error")
-            if attempt == 0 and response.status_code == 400 and error == "ExpiredToken":
-                session = await self._session(credentials, stale=session)
-                continue
+        if response.status_code != 200:
             raise _error_of(response)
-        raise AssertionError("unreachable")
+        return _http.json_object(response)
 
     async def _session(
         self,
@@ -467,6 +470,11 @@ class BlueskyAdapter:
             phase_timeout=self._timeout,
             **request,
         )
+
+
+def _expired(response: httpx.Response) -> bool:
+    error = _http.json_object(response).get("error")
+    return response.status_code == 400 and error == "ExpiredToken"
 
 
 def _remember(cache: dict[str, Any], key: str, value: Any) -> None:

@@ -53,7 +53,7 @@ MAX_WEIGHTED_LENGTH = x_text.MAX_WEIGHTED_LENGTH
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_ALT_TEXT = 1000
-MAX_CASHTAGS = 1
+MAX_CASHTAGS = x_text.MAX_CASHTAGS
 IMAGE_TYPES = frozenset(
     {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
 )
@@ -63,9 +63,6 @@ PUBLIC_URL = "https://x.com"
 _KEY = re.compile(r"[A-Za-z0-9_-]{10,100}")
 _OAUTH1_TOKEN = re.compile(r"[0-9]{1,20}-[A-Za-z0-9_-]{10,100}")
 _BEARER = re.compile(r"[A-Za-z0-9._~+/=-]{20,500}")
-_CASHTAG = re.compile(
-    r"(?:^|(?<=\s))\$[A-Za-z]{1,6}(?:[._][A-Za-z]{1,2})?(?=$|\s|[^\w$])"
-)
 _USERNAME_CACHE_SIZE = 1024
 
 
@@ -380,7 +377,7 @@ def _posts(draft: base.Draft) -> list[str]:
                 base.Problem("x.text.unsplittable", f"X cannot take this text: {exc}")
             ) from exc
     for post in posts:
-        if len(_CASHTAG.findall(post)) > MAX_CASHTAGS:
+        if len(x_text.cashtags(post)) > MAX_CASHTAGS:
             raise _Refused(
                 base.Problem(
                     "x.text.too_many_cashtags",

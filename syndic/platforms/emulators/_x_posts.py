@@ -37,7 +37,6 @@ PROBLEMS = "https://api.twitter.com/2/problems"
 MAX_MEDIA = 4
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_ALT_TEXT = 1000
-MAX_CASHTAGS = 1
 IMAGE_FORMATS = {
     "JPEG": "image/jpeg",
     "PNG": "image/png",
@@ -80,9 +79,6 @@ REPLY_NOT_SUMMONED = (
     "mentioned or otherwise engaged by the author of the post you are replying to."
 )
 _NUMERIC_ID = re.compile(r"[0-9]{1,19}")
-_CASHTAG = re.compile(
-    r"(?:^|(?<=\s))\$([A-Za-z]{1,6}(?:[._][A-Za-z]{1,2})?)(?=$|\s|[^\w$])"
-)
 
 
 class Refusal(Exception):
@@ -176,14 +172,11 @@ def check_text(text: str, limit: int = x_text.MAX_WEIGHTED_LENGTH) -> None:
         raise invalid_request(
             "Your Tweet text contains invalid characters.", {"text": [text]}
         )
-    if len(cashtags(text)) > MAX_CASHTAGS:
+    if len(x_text.cashtags(text)) > x_text.MAX_CASHTAGS:
         raise invalid_request(
-            f"Posts may contain at most {MAX_CASHTAGS} cashtag.", {"text": [text]}
+            f"Posts may contain at most {x_text.MAX_CASHTAGS} cashtag.",
+            {"text": [text]},
         )
-
-
-def cashtags(text: str) -> list[str]:
-    return [match.group(1) for match in _CASHTAG.finditer(text)]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ here a grapheme cluster that starts with an Extended_Pictographic character
 and continues only with ZWJ, VS16, skin-tone modifiers, tags, keycap marks
 or more pictographs counts 2, as X documents for every emoji sequence.
 
+A post takes one cashtag (`$TSLA`) since the 2026 self-serve tiers.
+
 Tokens carry indexes into the text as given (a grapheme cluster or a whole
 URL never splits), so a limit can be located and a thread cut between tokens.
 """
@@ -21,6 +23,7 @@ URL never splits), so a limit can be located and a thread cut between tokens.
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -33,6 +36,7 @@ MAX_WEIGHTED_LENGTH = 280
 URL_WEIGHT = 23
 EMOJI_WEIGHT = 2
 INVALID_CHARACTERS = frozenset("\ufffe\ufeff\uffff")
+MAX_CASHTAGS = 1  # a post, since the 2026 self-serve tiers
 
 _ZWJ = "\u200d"
 _VS16 = "\ufe0f"
@@ -40,6 +44,9 @@ _KEYCAP = "\u20e3"
 _MODIFIERS = range(0x1F3FB, 0x1F400)
 _TAGS = range(0xE0020, 0xE0080)
 _CACHE_SIZE = 4096
+_CASHTAG = re.compile(
+    r"(?:^|(?<=\s))\$([A-Za-z]{1,6}(?:[._][A-Za-z]{1,2})?)(?=$|\s|[^\w$])"
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,11 @@ def index_past(text: str, limit: int = MAX_WEIGHTED_LENGTH) -> int | None:
 def invalid_characters(text: str) -> list[int]:
     """Indexes of the characters that make any text invalid on X."""
     return [index for index, char in enumerate(text) if char in INVALID_CHARACTERS]
+
+
+def cashtags(text: str) -> list[str]:
+    """The symbols of the cashtags (`$TSLA`) in `text`, in order."""
+    return [match.group(1) for match in _CASHTAG.finditer(text)]
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

@@ -129,6 +129,20 @@ def test_the_count_agrees_with_twitter_text_where_its_emoji_table_reaches(
     assert x_text.weighted_length(text) == parse_tweet(text).weightedLength
 
 
+@pytest.mark.parametrize(
+    ("text", "symbols"),
+    [
+        ("$AAPL", ["AAPL"]),
+        ("buy $AAPL and $TSLA.", ["AAPL", "TSLA"]),
+        ("$BRK.A holds", ["BRK.A"]),
+        ("US$5 and $5", []),
+        ("mid$word", []),
+    ],
+)
+def test_cashtags_are_found_as_x_finds_them(text: str, symbols: list[str]) -> None:
+    assert x_text.cashtags(text) == symbols
+
+
 def test_tokens_cover_the_text_and_keep_urls_and_clusters_whole() -> None:
     text = f"Pairing {TECHNOLOGIST} at https://example.org/pair 🇬🇧!"
 
