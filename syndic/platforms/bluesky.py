@@ -40,31 +40,31 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import io
 import logging
 import re
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import grapheme
 import httpx
 from PIL import Image
 
 from syndic import config
-from syndic.platforms import _bluesky_images, _bluesky_session, _http, base
+from syndic.platforms import (
+    _bluesky_images,
+    _bluesky_rules,
+    _bluesky_session,
+    _http,
+    base,
+)
 from syndic.platforms.emulators import bluesky_richtext as richtext
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 15.0  # seconds
 DEFAULT_BLOB_LIMIT = 1_000_000  # bytes
-MAX_IMAGES = 4
-MAX_LANGS = 3
-MAX_TAGS = 8
 POST = "app.bsky.feed.post"
 PUBLIC_URL = "https://bsky.app"
 
@@ -74,14 +74,7 @@ HANDLE = re.compile(
 )
 DID = re.compile(r"did:(plc|web):[a-zA-Z0-9._:%-]+")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-LANGUAGE = re.compile(r"[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8})*")
 _CACHE_SIZE = 1024
-
-
-class _Refused(Exception):
-    def __init__(self, problem: base.Problem) -> None:
-        super().__init__(problem.message)
-        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -168,14 +161,14 @@ class BlueskyAdapter:
         return {"identifier": checked.identifier, "app_password": checked.password}
 
     def validate(self, draft: base.Draft) -> list[base.Problem]:
-        problems = _option_problems(draft.options)
-        problems.extend(_media_problems(draft.media))
+        problems = _bluesky_rules.option_problems(draft.options)
+        problems.extend(_bluesky_rules.media_problems(draft.media))
         try:
-            _posts(draft)
-        except _Refused as refused:
+            _bluesky_rules.posts(draft)
+        except _bluesky_rules.Refused as refused:
             problems.append(refused.problem)
         if not draft.options.get("split", False):
-            problems.extend(_limit_problems(draft.text))
+            problems.extend(_bluesky_rules.limit_problems(draft.text))
         return problems
 
     async def publish(
@@ -193,7 +186,7 @@ class BlueskyAdapter:
         session = await self._session(checked)
         images = [await self._upload(checked, item) for item in draft.media]
         refs: list[dict[str, str]] = []
-        for number, text in enumerate(_posts(draft)):
+        for number, text in enumerate(_bluesky_rules.posts(draft)):
             record = await self._record(draft, text, number, images, refs)
             rkey = (
                 richtext.derived_tid(draft.idempotency_key, number)
@@ -488,128 +481,6 @@ def _strong_ref(answer: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(uri, str) or not isinstance(cid, str):
         raise base.PermanentError("bluesky: the answer holds no uri", code="bad_answer")
     return {"uri": uri, "cid": cid}
-
-
-def _posts(draft: base.Draft) -> list[str]:
-    """The texts to post in order; raises `_Refused` for an empty draft."""
-    if not draft.text.strip():
-        if draft.media:
-            return [""]
-        raise _Refused(
-            base.Problem("bluesky.text.empty", "Bluesky refuses an empty post")
-        )
-    fits = richtext.index_past(draft.text) is None
-    if fits or not draft.options.get("split", False):
-        return [draft.text]
-    try:
-        return richtext.split(draft.text)
-    except ValueError as exc:
-        raise _Refused(
-            base.Problem("bluesky.text.unsplittable", f"Bluesky cannot take it: {exc}")
-        ) from exc
-
-
-def _limit_problems(text: str) -> list[base.Problem]:
-    """The 300-grapheme and 3000-byte limits of one post, each located."""
-    problems = []
-    count = richtext.graphemes(text)
-    if count > richtext.MAX_GRAPHEMES:
-        start = len(grapheme.slice(text, 0, richtext.MAX_GRAPHEMES))
-        problems.append(
-            base.Problem(
-                "bluesky.text.too_many_graphemes",
-                f"{count} graphemes; Bluesky takes {richtext.MAX_GRAPHEMES} "
-                "(set the split option to post a thread)",
-                start=start,
-                end=len(text),
-            )
-        )
-    size = richtext.utf8_length(text)
-    if size > richtext.MAX_BYTES:
-        start = 0
-        total = 0
-        for cluster in grapheme.graphemes(text):
-            total += richtext.utf8_length(cluster)
-            if total > richtext.MAX_BYTES:
-                break
-            start += len(cluster)
-        problems.append(
-            base.Problem(
-                "bluesky.text.too_many_bytes",
-                f"{size} UTF-8 bytes; Bluesky takes {richtext.MAX_BYTES}",
-                start=start,
-                end=len(text),
-            )
-        )
-    return problems
-
-
-def _option_problems(options: Mapping[str, Any]) -> list[base.Problem]:
-    problems = []
-    if not isinstance(options.get("split", False), bool):
-        problems.append(
-            base.Problem("bluesky.options.split", "split must be true or false")
-        )
-    langs = options.get("langs") or []
-    if (
-        not isinstance(langs, list | tuple)
-        or len(langs) > MAX_LANGS
-        or not all(isinstance(lang, str) and LANGUAGE.fullmatch(lang) for lang in langs)
-    ):
-        problems.append(
-            base.Problem(
-                "bluesky.options.langs",
-                f"langs must be up to {MAX_LANGS} language tags such as en or pt-BR",
-            )
-        )
-    tags = options.get("tags") or []
-    if (
-        not isinstance(tags, list | tuple)
-        or len(tags) > MAX_TAGS
-        or not all(isinstance(tag, str) and richtext.tag_fits(tag) for tag in tags)
-    ):
-        problems.append(
-            base.Problem(
-                "bluesky.options.tags",
-                f"tags must be up to {MAX_TAGS} texts of at most "
-                f"{richtext.MAX_TAG_GRAPHEMES} graphemes",
-            )
-        )
-    return problems
-
-
-def _media_problems(media: tuple[base.Media, ...]) -> list[base.Problem]:
-    problems = []
-    if len(media) > MAX_IMAGES:
-        problems.append(
-            base.Problem(
-                "bluesky.media.too_many",
-                f"{len(media)} images; Bluesky takes {MAX_IMAGES} a post",
-            )
-        )
-    for item in media:
-        if not item.is_image:
-            problems.append(
-                base.Problem(
-                    "bluesky.media.unsupported",
-                    f"{item.filename}: syndic sends images to Bluesky, "
-                    f"not {item.content_type}",
-                )
-            )
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(item.data)) as image:
-                    image.verify()
-        except (OSError, ValueError, Image.DecompressionBombError):
-            problems.append(
-                base.Problem(
-                    "bluesky.media.unreadable",
-                    f"{item.filename} is not a readable image",
-                )
-            )
-    return problems
 
 
 def _error_of(response: httpx.Response) -> base.PlatformError:
