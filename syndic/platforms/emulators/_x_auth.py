@@ -83,7 +83,8 @@ def _oauth1(
     expected = x_oauth.signature_of(base, consumer_secret, grant.secret)
     if not secrets.compare_digest(expected, params.get("oauth_signature", "")):
         return None
-    if not state.first_use_of(params.get("oauth_nonce", "")):
+    nonce = params.get("oauth_nonce", "")
+    if not nonce or not state.first_use_of(nonce):
         return None
     return grant
 
