@@ -11,7 +11,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from syndic import logs
-from syndic.api import accounts, health, keys, posts, problems, sandbox
+from syndic.api import (
+    accounts,
+    admin,
+    health,
+    internal,
+    keys,
+    posts,
+    problems,
+    ratelimit,
+    sandbox,
+)
 from syndic.runtime import Runtime
 from syndic.scheduler.loop import Scheduler
 from syndic.services.keys import LastUsed
@@ -45,9 +55,10 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     )
     app.state.runtime = rt
     problems.install(app)
+    ratelimit.install(app, rt.settings)
     app.middleware("http")(_request_context)
 
-    for module in (health, keys, posts, accounts):
+    for module in (health, keys, posts, accounts, admin, internal):
         app.include_router(module.router)
     if rt.recorder is not None:
         from syndic.platforms import emulators

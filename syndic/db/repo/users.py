@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -93,3 +94,29 @@ async def all_users(session: AsyncSession) -> Sequence[User]:
     return (
         (await session.execute(select(User).order_by(User.created_at))).scalars().all()
     )
+
+
+async def ban_of(session: AsyncSession, user_id: str) -> Ban | None:
+    """The ban on `user_id`, with its reason, author and time; None if not banned."""
+    return await session.get(Ban, user_id)
+
+
+async def update(
+    session: AsyncSession,
+    user: User,
+    *,
+    now: datetime,
+    tier: str | None = None,
+    is_admin: bool | None = None,
+) -> dict[str, list[Any]]:
+    """Set the given fields of `user`; what changed, as {field: [before, after]}."""
+    wanted: dict[str, Any] = {"tier": tier, "is_admin": is_admin}
+    changes: dict[str, list[Any]] = {}
+    for name, value in wanted.items():
+        if value is not None and getattr(user, name) != value:
+            changes[name] = [getattr(user, name), value]
+            setattr(user, name, value)
+    if changes:
+        user.updated_at = now
+        await session.flush()
+    return changes
