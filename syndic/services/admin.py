@@ -124,7 +124,7 @@ async def change_tier(
     db: Database, user_id: str, tier: str, *, reason: str, admin: User
 ) -> User:
     return await user_changes.change_tier(
-        db, user_id, tier, actor=actor(admin), reason=reason
+        db, user_id, tier, actor=actor(admin), cause=reason
     )
 
 

@@ -1,8 +1,8 @@
 """Users as the product website and operators create and change them.
 
 Every change is written to the audit log in the transaction that makes it:
-`user_created`, `user_updated` (with each field's before and after), and
-`tier_changed` with the reason, whoever changed the tier.
+`user_created`, then `tier_changed` or `user_updated` with the cause and each
+changed field's before and after (the shape billing uses for its changes).
 """
 
 from __future__ import annotations
@@ -59,20 +59,20 @@ async def upsert(
             tier=tier,
             is_admin=is_admin,
             actor=actor,
-            reason="website",
+            cause="website",
             now=now,
         )
     return user, False
 
 
 async def change_tier(
-    db: Database, user_id: str, tier: str, *, actor: str, reason: str
+    db: Database, user_id: str, tier: str, *, actor: str, cause: str
 ) -> User:
     """Move `user_id` to `tier`, recording who did it and why."""
     now = clock.now()
     async with db.transaction() as session:
         user = await users.require(session, user_id)
-        await apply(session, user, tier=tier, actor=actor, reason=reason, now=now)
+        await apply(session, user, tier=tier, actor=actor, cause=cause, now=now)
     return user
 
 
@@ -81,38 +81,33 @@ async def apply(
     user: User,
     *,
     actor: str,
-    reason: str,
+    cause: str,
     now: datetime,
     tier: str | None = None,
     is_admin: bool | None = None,
 ) -> None:
-    """Change `user` inside the caller's transaction and audit what changed."""
+    """Change `user` inside the caller's transaction and audit what changed.
+
+    One entry per call, as billing writes them: `tier_changed` when the tier
+    moved, else `user_updated`, with the cause and each field's before and
+    after.
+    """
     changes = await users.update(session, user, now=now, tier=tier, is_admin=is_admin)
     if not changes:
         return
 
+    action = "tier_changed" if "tier" in changes else "user_updated"
     await audit.record(
         session,
         actor=actor,
-        action="user_updated",
+        action=action,
         now=now,
         user_id=user.id,
+        cause=cause,
         changes=changes,
     )
-    if "tier" in changes:
-        before, after = changes["tier"]
-        await audit.record(
-            session,
-            actor=actor,
-            action="tier_changed",
-            now=now,
-            user_id=user.id,
-            reason=reason,
-            **{"from": before, "to": after},
-        )
     log.info(
-        "user_updated",
-        extra={"user_id": user.id, "actor": actor, "fields": sorted(changes)},
+        action, extra={"user_id": user.id, "actor": actor, "fields": sorted(changes)}
     )
 
 

@@ -398,9 +398,8 @@ async def test_tier_change_by_admin_is_audited_with_reason(server: Server) -> No
     change = next(e for e in audit.json()["entries"] if e["action"] == "tier_changed")
     assert change["actor"] == f"admin:{admin_id}"
     assert change["details"] == {
-        "from": "free",
-        "to": "pro",
-        "reason": "conference speaker",
+        "cause": "conference speaker",
+        "changes": {"tier": ["free", "pro"]},
     }
 
 
