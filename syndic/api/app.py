@@ -14,16 +14,21 @@ from syndic import logs
 from syndic.api import (
     accounts,
     admin,
+    billing,
     health,
     internal,
     keys,
+    live,
+    media,
     posts,
     problems,
     ratelimit,
     sandbox,
+    webhooks,
 )
 from syndic.runtime import Runtime
 from syndic.scheduler.loop import Scheduler
+from syndic.scheduler.maintenance import Maintenance
 from syndic.services.keys import LastUsed
 
 log = logging.getLogger(__name__)
@@ -36,12 +41,19 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt.last_used = LastUsed(rt.db)
         rt.last_used.start()
+        maintenance = Maintenance(rt) if run_scheduler else None
+        if not rt.settings.is_sqlite:
+            await rt.events.listen(rt.settings.postgres_dsn)
         if run_scheduler:
             rt.scheduler = Scheduler(rt)
             await rt.scheduler.start()
+        if maintenance is not None:
+            await maintenance.start()
         try:
             yield
         finally:
+            if maintenance is not None:
+                await maintenance.stop()
             if rt.scheduler is not None:
                 await rt.scheduler.stop()
             await rt.last_used.stop()
@@ -58,14 +70,41 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     ratelimit.install(app, rt.settings)
     app.middleware("http")(_request_context)
 
-    for module in (health, keys, posts, accounts, admin, internal):
+    for module in (
+        health,
+        keys,
+        live,
+        posts,
+        media,
+        accounts,
+        billing,
+        webhooks,
+        admin,
+        internal,
+    ):
         app.include_router(module.router)
     if rt.recorder is not None:
-        from syndic.platforms import emulators
-
-        app.include_router(sandbox.router)
-        app.mount("/_emulators", emulators.create_app(rt.recorder))
+        _mount_sandbox(app, rt)
     return app
+
+
+def _mount_sandbox(app: FastAPI, rt: Runtime) -> None:
+    """The emulators of every platform and of Lemon Squeezy, and what they received."""
+    from syndic.billing import emulator as lemonsqueezy
+    from syndic.platforms import emulators
+
+    assert rt.recorder is not None
+    settings = rt.settings
+    store = lemonsqueezy.EmulatorState(
+        api_key=settings.lemon_api_key.get_secret_value()
+        if settings.lemon_api_key
+        else "",
+        store_id=settings.lemon_store_id or "1",
+        variants=set(settings.lemon_variants) or {"700101", "700201", "700301"},
+    )
+    app.include_router(sandbox.router)
+    app.mount("/_emulators/lemonsqueezy", lemonsqueezy.create_app(store))
+    app.mount("/_emulators", emulators.create_app(rt.recorder))
 
 
 async def _request_context(

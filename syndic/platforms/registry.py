@@ -14,8 +14,10 @@ import httpx
 from syndic.config import Settings
 from syndic.platforms.base import Adapter
 
-# platform -> (module, class); a platform missing here is not available yet
+# platform -> (module, class)
 IMPLEMENTED: dict[str, tuple[str, str]] = {
+    "x": ("syndic.platforms.x", "XAdapter"),
+    "bluesky": ("syndic.platforms.bluesky", "BlueskyAdapter"),
     "discord": ("syndic.platforms.discord", "DiscordAdapter"),
     "telegram": ("syndic.platforms.telegram", "TelegramAdapter"),
     "linkedin": ("syndic.platforms.linkedin", "LinkedInAdapter"),

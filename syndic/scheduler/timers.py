@@ -2,9 +2,9 @@
 
 Each armed post costs a heap entry instead of a `TimerHandle` of its own,
 and the loop holds a single timer for the earliest instant. Waking up
-re-reads the wall clock, so a timer that fires a little early (asyncio may
-wake up to one clock tick ahead) waits for the rest instead of publishing
-before time.
+re-reads the wall clock and releases only what is due by it, so a timer
+that fires a little early (asyncio may wake up to one clock tick ahead)
+waits for the rest instead of publishing before time.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 
 from syndic.db.repo.leases import Claim
-
-EARLY_TOLERANCE = 0.0005  # seconds
 
 
 class TimerQueue:
@@ -64,7 +62,7 @@ class TimerQueue:
 
     def _wake(self) -> None:
         now = time.time()
-        while self._heap and self._heap[0][0] - now <= EARLY_TOLERANCE:
+        while self._heap and self._heap[0][0] <= now:
             _, post_id, claim = heapq.heappop(self._heap)
             if self._armed.get(post_id) is claim:
                 del self._armed[post_id]

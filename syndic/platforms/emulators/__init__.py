@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 
 from syndic.platforms.emulators import (
     _base,
+    bluesky,
     devto,
     discord,
     facebook,
@@ -30,10 +31,13 @@ from syndic.platforms.emulators import (
     medium,
     reddit,
     telegram,
+    x,
 )
 from syndic.platforms.emulators.recorder import Recorder
 
 _EMULATORS: tuple[_base.Emulator[Any], ...] = (
+    x.EMULATOR,
+    bluesky.EMULATOR,
     discord.EMULATOR,
     telegram.EMULATOR,
     linkedin.EMULATOR,
