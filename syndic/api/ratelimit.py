@@ -15,13 +15,15 @@ Whom a request counts against (its bucket), decided without the database:
   the product website's own bucket (`rate_limit_internal`): all its traffic
   comes from a few servers, on behalf of every user.
 - Anything else (no key, a malformed one, a wrong internal secret, `/ready`,
-  `/metrics`, webhooks, unknown paths) counts against the client address
+  `/metrics`, unknown paths) counts against the client address
   (`rate_limit_per_ip`); IPv6 addresses count per /64, the block one
   subscriber usually holds. The address is the one the ASGI server reports;
   behind a reverse proxy, let uvicorn take it from `X-Forwarded-For` of
   trusted proxies (`--forwarded-allow-ips`), never from the client.
 
-Not limited: `/health` (liveness must answer whatever happens), and the
+Not limited: `/health` (liveness must answer whatever happens); the Lemon
+Squeezy webhook, whose sender gives up after a few retries (a refused
+delivery could lose a payment; a forged one costs one HMAC); and the
 sandbox's emulators and request log (`/_emulators`, `/_sandbox`), which the
 server itself and local tooling call.
 
@@ -71,7 +73,7 @@ from syndic.security import keys as key_format
 
 log = logging.getLogger(__name__)
 
-EXEMPT_PATHS = frozenset({"/health"})
+EXEMPT_PATHS = frozenset({"/health", "/v1/webhooks/lemon"})
 EXEMPT_PREFIXES = ("/_emulators/", "/_sandbox/")
 REDIS_TIMEOUT = 0.5  # seconds; a slow limiter must not hold requests up
 QUIET_AFTER_WARNING = 60.0  # seconds between two rate_limit_unavailable lines

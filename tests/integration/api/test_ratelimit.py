@@ -184,6 +184,21 @@ async def test_unauthenticated_routes_count_per_address_and_health_is_exempt(
     assert not any(name in health[0].headers for name in HEADERS)
 
 
+async def test_lemon_squeezy_deliveries_are_never_refused_for_rate(
+    db: Database,
+) -> None:
+    async with serve(
+        db, sandbox=False, run_scheduler=False, rate_limit_per_ip="2/minute"
+    ) as server:
+        answers = [
+            await server.client.post("/v1/webhooks/lemon", content=b"{}")
+            for _ in range(5)
+        ]
+
+    # unsigned, so refused, but for the signature: never for the rate
+    assert [a.status_code for a in answers] == [401] * 5
+
+
 async def test_website_has_its_own_allowance_and_wrong_secrets_count_per_address(
     db: Database,
 ) -> None:
