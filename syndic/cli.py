@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         help="local secrets, SQLite, platform emulators",
     )
     serve.add_argument("--no-scheduler", action="store_true", help="serve the API only")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="IPS",
+        help="proxies (comma-separated) whose X-Forwarded-For names the client",
+    )
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser(
@@ -193,7 +199,8 @@ def _serve(args: argparse.Namespace) -> None:
                 host=args.host,
                 port=args.port,
                 log_config=None,
-                proxy_headers=False,
+                proxy_headers=args.forwarded_allow_ips is not None,
+                forwarded_allow_ips=args.forwarded_allow_ips,
             )
         )
         server.run()

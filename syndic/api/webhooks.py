@@ -80,7 +80,7 @@ async def listing(
 @admin.post("/{event_id}/replay")
 async def replay(event_id: int, user: AdminUser, rt: RuntimeDep) -> EventOut:
     """Process a failed or ignored event again; 409 if it was processed."""
-    view = await inbox.replay(rt.db, rt.settings, event_id, actor=f"user:{user.id}")
+    view = await inbox.replay(rt.db, rt.settings, event_id, actor=f"admin:{user.id}")
     return EventOut.of(view)
 
 

@@ -77,29 +77,25 @@ async def serve(
     db: Database, *, sandbox: bool = True, run_scheduler: bool = True, **overrides: Any
 ) -> AsyncIterator[Server]:
     """Serve syndic on 127.0.0.1 (a free port) over `db`, emulators included."""
-    sock = listener()
-    port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-
-    overrides.setdefault("scheduler_tick", 2.0)
-    settings = test_settings(db.url, sandbox=sandbox, **overrides)
-    rt = runtime.build(
-        settings, emulator_root=f"{url}/_emulators" if sandbox else None, db=db
-    )
-    if sandbox:
-        rt.recorder = Recorder()
-    app = create_app(rt, run_scheduler=run_scheduler)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            yield Server(url, rt, client, app)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    with contextlib.closing(listener()) as sock:
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        overrides.setdefault("scheduler_tick", 2.0)
+        settings = test_settings(db.url, sandbox=sandbox, **overrides)
+        rt = runtime.build(
+            settings, emulator_root=f"{url}/_emulators" if sandbox else None, db=db
+        )
+        if sandbox:
+            rt.recorder = Recorder()
+        app = create_app(rt, run_scheduler=run_scheduler)
+        server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.01)
+            async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+                yield Server(url, rt, client, app)
+        finally:
+            server.should_exit = True
+            await task

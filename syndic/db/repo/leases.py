@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from syndic.db.models import Delivery, Post
+from syndic.db.models import Ban, Delivery, Post
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +32,18 @@ class Claim:
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        Post.status == "pending",
-        and_(Post.status == "dispatched", Post.lease_until < now),
+    # a banned user's posts wait; they go out if the ban is lifted
+    return and_(
+        or_(
+            Post.status == "pending",
+            and_(Post.status == "dispatched", Post.lease_until < now),
+        ),
+        ~_banned(),
     )
+
+
+def _banned() -> ColumnElement[bool]:
+    return exists().where(Ban.user_id == Post.user_id)
 
 
 async def claim_due(
@@ -133,14 +141,15 @@ def _held(post_id: str, owner: str, fence: int) -> ColumnElement[bool]:
 async def start_publishing(
     session: AsyncSession, *, post_id: str, owner: str, fence: int, now: datetime
 ) -> tuple[Post, Sequence[Delivery]] | None:
-    """The post's point of no return; None if the lease is no longer ours.
+    """The post's point of no return; None if the lease is no longer ours
+    (or its owner was banned meanwhile).
 
     Marks deliveries a previous holder left in `publishing` as `unknown` and
     returns the post with every delivery still to do.
     """
     result = await session.execute(
         update(Post)
-        .where(_held(post_id, owner, fence))
+        .where(_held(post_id, owner, fence), ~_banned())
         .values(
             publish_started_at=func.coalesce(Post.publish_started_at, now),
             updated_at=now,

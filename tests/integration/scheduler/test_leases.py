@@ -173,3 +173,18 @@ async def test_release_hands_back_only_posts_not_yet_started(db: Database) -> No
         assert await leases.release(session, owner="a", now=clock.now()) == 1
         assert (await posts.view(session, waiting)).post.status == "pending"  # type: ignore[union-attr]
         assert (await posts.view(session, started)).post.status == "dispatched"  # type: ignore[union-attr]
+
+
+async def test_a_banned_users_posts_wait_until_the_ban_is_lifted(db: Database) -> None:
+    post_id = await pending_post(db)
+    async with db.transaction() as session:
+        user_id = (await posts.view(session, post_id)).post.user_id  # type: ignore[union-attr]
+        await users.ban(
+            session, user_id, reason="spam", by="admin:test", now=clock.now()
+        )
+
+    assert await claim(db, "a") == []
+
+    async with db.transaction() as session:
+        await users.unban(session, user_id)
+    assert [c.post_id for c in await claim(db, "a")] == [post_id]
