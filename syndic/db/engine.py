@@ -25,7 +25,14 @@ from syndic import config, errors
 
 log = logging.getLogger(__name__)
 
-_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, OSError, TimeoutError)
+# a pool with no free connection in time counts as the database not answering
+_UNAVAILABLE = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.TimeoutError,
+    OSError,
+    TimeoutError,
+)
 
 
 class Database:

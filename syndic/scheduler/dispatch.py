@@ -1,9 +1,14 @@
 """Publishing one claimed post to its platforms, concurrently.
 
-Each platform goes through its own point of no return (its delivery row set
-to `publishing` under the lease's fence) right before the call, and its
-answer is recorded under the same fence. One platform's failure, or a bug
-in its adapter, never stops the others.
+The post's point of no return is one transaction: it checks the lease's
+fence, marks every platform still to do `publishing` (one more attempt
+each), and reads the user's credentials and media. Each platform's answer is
+then recorded under the same fence; a retry after a transient failure goes
+back through `pending` and its own point of no return. One platform's
+failure, or a bug in its adapter, never stops the others.
+
+Every write here is retried while the database is briefly unavailable: a
+platform's answer, once received, must not be lost to a busy database.
 """
 
 from __future__ import annotations
@@ -11,23 +16,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from syndic import clock, errors, plans
 from syndic.db.models import Delivery, Post
+from syndic.db.repo import accounts as account_rows
 from syndic.db.repo import leases
 from syndic.db.repo import media as media_rows
 from syndic.platforms.base import Draft, Media, PlatformError, Receipt
 from syndic.runtime import Runtime
 from syndic.scheduler.retry import GiveUp, RetryPolicy
-from syndic.services import accounts, media
+from syndic.services import media
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
-RECORD_ATTEMPTS = 5
+WRITE_ATTEMPTS = 5
 
 
 class Publisher:
@@ -41,74 +50,73 @@ class Publisher:
 
     async def run(self, post_id: str, fence: int) -> str | None:
         """Publish the post held under `fence`; its final status, or None if it
-        was no longer ours (cancelled, or taken over)."""
-        async with self.rt.db.transaction() as session:
+        was no longer ours (cancelled, taken over, or its owner banned)."""
+        now = clock.now()
+
+        async def start(session: AsyncSession) -> _Start | None:
             started = await leases.start_publishing(
-                session, post_id=post_id, owner=self.owner, fence=fence, now=clock.now()
+                session, post_id=post_id, owner=self.owner, fence=fence, now=now
             )
-        if started is None:
+            if started is None:
+                return None
+            post, todo = started
+            stored = await account_rows.of_user(session, post.user_id)
+            files = await media_rows.of_user(session, post.user_id, post.media)
+            return _Start(post, todo, {a.platform: a.ciphertext for a in stored}, files)
+
+        begun = await self._write(start)
+        if begun is None:
             log.info("post_dropped", extra={"post_id": post_id, "fence": fence})
             return None
-        post, todo = started
-        attached: tuple[Media, ...] = ()
-        if post.media and todo:
-            async with self.rt.db.transaction() as session:
-                files = await media_rows.of_user(session, post.user_id, post.media)
-            attached = media.for_adapters(files)
-        lateness_ms = (clock.now() - post.release_at).total_seconds() * 1000
+        post = begun.post
         log.info(
             "post_publishing",
             extra={
                 "post_id": post_id,
-                "platforms": [d.platform for d in todo],
-                "lateness_ms": round(lateness_ms, 3),
+                "platforms": [d.platform for d in begun.todo],
+                "lateness_ms": round((now - post.release_at).total_seconds() * 1000, 3),
             },
         )
 
-        await asyncio.gather(*(self._deliver(post, fence, d, attached) for d in todo))
-
-        async with self.rt.db.transaction() as session:
-            status = await leases.finish(
-                session, post_id=post_id, owner=self.owner, fence=fence, now=clock.now()
+        attached = media.for_adapters(begun.files)
+        await asyncio.gather(
+            *(
+                self._deliver(post, fence, d, attached, begun.credentials(self.rt, d))
+                for d in begun.todo
             )
-            if status is not None and _live(post):
-                event = {"type": "post", "post_id": post_id, "status": status}
-                await self.rt.events.announce(session, post.user_id, event)
-        if status is not None:
-            log.info("post_finished", extra={"post_id": post_id, "status": status})
-        return status
+        )
+        return await self._finish(post, fence)
 
     async def _deliver(
-        self, post: Post, fence: int, delivery: Delivery, attached: tuple[Media, ...]
+        self,
+        post: Post,
+        fence: int,
+        delivery: Delivery,
+        attached: tuple[Media, ...],
+        credentials: Mapping[str, Any] | None,
     ) -> None:
         platform = delivery.platform
         context = {"post_id": post.id, "platform": platform}
         adapter = self.rt.adapters.get(platform)
-        credentials = await accounts.resolve(self.rt, post.user_id, platform)
         draft = _draft(post, platform, attached)
-        attempt = delivery.attempts
+        attempt = delivery.attempts  # the point of no return counted this one
+
+        if adapter is None or credentials is None:
+            await self._record(
+                post,
+                fence,
+                delivery,
+                "failed",
+                code="account.not_connected",
+                error=f"no {platform} account is connected",
+            )
+            return
 
         while True:
-            if not await self._begin(post, fence, delivery):
-                log.warning("delivery_lease_lost", extra=context)
-                return
-            attempt += 1
-            if adapter is None or credentials is None:
-                await self._record(
-                    post,
-                    fence,
-                    delivery,
-                    "failed",
-                    code="account.not_connected",
-                    error=f"no {platform} account is connected",
-                )
-                return
-
             started = time.perf_counter()
             try:
                 receipt = await adapter.publish(draft, credentials)
             except PlatformError as exc:
-                elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
                 decision = self.policy.decide(attempt, exc)
                 log.warning(
                     "platform_call_failed",
@@ -116,7 +124,7 @@ class Publisher:
                         **context,
                         "attempt": attempt,
                         "code": exc.code,
-                        "elapsed_ms": elapsed_ms,
+                        "elapsed_ms": _since(started),
                         "retry": not isinstance(decision, GiveUp),
                     },
                 )
@@ -132,6 +140,10 @@ class Publisher:
                     return
                 await self._defer(post, fence, delivery, exc)
                 await self._sleep(decision.delay)
+                if not await self._begin(post, fence, delivery):
+                    log.warning("delivery_lease_lost", extra=context)
+                    return
+                attempt += 1
                 continue
             except Exception:  # an adapter bug: whether the platform acted is unknown
                 log.exception("adapter_crashed", extra=context)
@@ -146,13 +158,12 @@ class Publisher:
                 )
                 return
 
-            elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
             log.info(
                 "platform_call",
                 extra={
                     **context,
                     "attempt": attempt,
-                    "elapsed_ms": elapsed_ms,
+                    "elapsed_ms": _since(started),
                     "remote_id": receipt.remote_id,
                 },
             )
@@ -160,7 +171,7 @@ class Publisher:
             return
 
     async def _begin(self, post: Post, fence: int, delivery: Delivery) -> bool:
-        async with self.rt.db.transaction() as session:
+        async def begin(session: AsyncSession) -> bool:
             return await leases.begin_delivery(
                 session,
                 delivery_id=delivery.id,
@@ -170,11 +181,13 @@ class Publisher:
                 now=clock.now(),
             )
 
+        return await self._write(begin)
+
     async def _defer(
         self, post: Post, fence: int, delivery: Delivery, exc: PlatformError
     ) -> None:
-        async with self.rt.db.transaction() as session:
-            await leases.defer_delivery(
+        async def defer(session: AsyncSession) -> bool:
+            return await leases.defer_delivery(
                 session,
                 delivery_id=delivery.id,
                 post_id=post.id,
@@ -183,6 +196,8 @@ class Publisher:
                 error_code=exc.code,
                 error=exc.message,
             )
+
+        await self._write(defer)
 
     async def _record(
         self,
@@ -204,41 +219,26 @@ class Publisher:
             "url": receipt.url if receipt else None,
             "error": None if error is None else {"code": code, "message": error},
         }
-        for attempt in range(RECORD_ATTEMPTS):
-            try:
-                async with self.rt.db.transaction() as session:
-                    recorded = await leases.record_delivery(
-                        session,
-                        delivery_id=delivery.id,
-                        post_id=post.id,
-                        owner=self.owner,
-                        fence=fence,
-                        status=status,
-                        now=clock.now(),
-                        remote_id=event["remote_id"],
-                        url=event["url"],
-                        error_code=code,
-                        error=error,
-                    )
-                    if recorded and _live(post):
-                        await self.rt.events.announce(session, post.user_id, event)
-                break
-            except errors.ServiceUnavailable:
-                # the platform has answered: keep its answer and try the
-                # write again rather than lose it
-                log.warning(
-                    "delivery_record_retry",
-                    extra={
-                        "post_id": post.id,
-                        "platform": delivery.platform,
-                        "attempt": attempt + 1,
-                    },
-                )
-                if attempt + 1 == RECORD_ATTEMPTS:
-                    raise
-                await self._sleep(0.2 * 2**attempt)
 
-        if not recorded:
+        async def record(session: AsyncSession) -> bool:
+            recorded = await leases.record_delivery(
+                session,
+                delivery_id=delivery.id,
+                post_id=post.id,
+                owner=self.owner,
+                fence=fence,
+                status=status,
+                now=clock.now(),
+                remote_id=event["remote_id"],
+                url=event["url"],
+                error_code=code,
+                error=error,
+            )
+            if recorded and _live(post):
+                await self.rt.events.announce(session, post.user_id, event)
+            return recorded
+
+        if not await self._write(record):
             # the lease was taken over while the call was in flight; the new
             # holder has marked this platform `unknown`
             log.warning(
@@ -251,9 +251,63 @@ class Publisher:
                 },
             )
 
+    async def _finish(self, post: Post, fence: int) -> str | None:
+        async def finish(session: AsyncSession) -> str | None:
+            status = await leases.finish(
+                session, post_id=post.id, owner=self.owner, fence=fence, now=clock.now()
+            )
+            if status is not None and _live(post):
+                event = {"type": "post", "post_id": post.id, "status": status}
+                await self.rt.events.announce(session, post.user_id, event)
+            return status
+
+        status = await self._write(finish)
+        if status is not None:
+            log.info("post_finished", extra={"post_id": post.id, "status": status})
+        return status
+
+    async def _write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` in a transaction, again while the database is unavailable."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                async with self.rt.db.transaction() as session:
+                    return await work(session)
+            except errors.ServiceUnavailable:
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+                log.warning("publish_write_retry", extra={"attempt": attempt})
+                await self._sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+
+class _Start:
+    """What the point of no return read: the post, its work, its secrets."""
+
+    def __init__(
+        self,
+        post: Post,
+        todo: list[Delivery],
+        sealed: dict[str, bytes],
+        files: list[Any],
+    ) -> None:
+        self.post = post
+        self.todo = todo
+        self.sealed = sealed
+        self.files = files
+
+    def credentials(self, rt: Runtime, delivery: Delivery) -> Mapping[str, Any] | None:
+        sealed = self.sealed.get(delivery.platform)
+        if sealed is not None:
+            return rt.box.open(self.post.user_id, delivery.platform, sealed)
+        return rt.sandbox_credentials.get(delivery.platform)
+
 
 def _live(post: Post) -> bool:
     return plans.plan_for(post.tier).live_results
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def _draft(post: Post, platform: str, attached: tuple[Media, ...]) -> Draft:

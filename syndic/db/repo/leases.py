@@ -140,12 +140,13 @@ def _held(post_id: str, owner: str, fence: int) -> ColumnElement[bool]:
 
 async def start_publishing(
     session: AsyncSession, *, post_id: str, owner: str, fence: int, now: datetime
-) -> tuple[Post, Sequence[Delivery]] | None:
+) -> tuple[Post, list[Delivery]] | None:
     """The post's point of no return; None if the lease is no longer ours
     (or its owner was banned meanwhile).
 
-    Marks deliveries a previous holder left in `publishing` as `unknown` and
-    returns the post with every delivery still to do.
+    Marks deliveries a previous holder left in `publishing` as `unknown`,
+    and every delivery still to do as `publishing` (one more attempt each):
+    the platforms are called right after. Returns the post and those.
     """
     result = await session.execute(
         update(Post)
@@ -174,11 +175,13 @@ async def start_publishing(
         .execution_options(synchronize_session=False)
     )
     todo = await session.execute(
-        select(Delivery)
+        update(Delivery)
         .where(Delivery.post_id == post_id, Delivery.status == "pending")
-        .order_by(Delivery.id)
+        .values(status="publishing", attempts=Delivery.attempts + 1, started_at=now)
+        .returning(Delivery)
+        .execution_options(synchronize_session=False)
     )
-    return post, todo.scalars().all()
+    return post, sorted(todo.scalars().all(), key=lambda d: d.id)
 
 
 async def begin_delivery(
