@@ -17,12 +17,10 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import insert
 
-from syndic import clock, config
+from syndic import config
 from syndic.db import migrate
 from syndic.db.engine import Database
-from syndic.db.models import Delivery, Post, User
 
 PG_ADMIN_DSN = os.environ.get(
     "SYNDIC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -113,61 +111,6 @@ def settings(db: Database, emulators: Emulators, **overrides: Any) -> config.Set
     }
     values.update(overrides)
     return config.Settings(_env_file=None, **values)
-
-
-async def max_user(db: Database) -> str:
-    now = clock.now()
-    user_id = clock.new_id("usr")
-    async with db.transaction() as session:
-        await session.execute(
-            insert(User).values(
-                id=user_id,
-                email=f"{user_id}@bench.test",
-                tier="max",
-                is_admin=False,
-                referral_code=secrets.token_hex(5),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    return user_id
-
-
-async def insert_posts(
-    db: Database, user_id: str, due: Sequence[datetime], platform: str
-) -> None:
-    """Pending max-tier posts due at `due`, inserted in bulk."""
-    now = clock.now()
-    ids = [clock.new_id("pst") for _ in due]
-    for start in range(0, len(due), 2000):
-        chunk = range(start, min(start + 2000, len(due)))
-        async with db.transaction() as session:
-            await session.execute(
-                insert(Post),
-                [
-                    {
-                        "id": ids[n],
-                        "user_id": user_id,
-                        "status": "pending",
-                        "text": f"bench post {n}",
-                        "platforms": [platform],
-                        "options": {},
-                        "media": [],
-                        "has_image": False,
-                        "tier": "max",
-                        "scheduled_at": due[n],
-                        "release_at": due[n],
-                        "created_at": now,
-                        "updated_at": now,
-                        "fence": 0,
-                    }
-                    for n in chunk
-                ],
-            )
-            await session.execute(
-                insert(Delivery),
-                [{"post_id": ids[n], "platform": platform} for n in chunk],
-            )
 
 
 def percentiles(values_ms: Sequence[float]) -> dict[str, float]:

@@ -10,8 +10,8 @@ and, in the same run, APScheduler 3 (AsyncIOScheduler, one date trigger per
 post, memory job store) does the same publishing as the baseline.
 
 Lateness is publish start minus due time. Queries per idle minute count
-the statements a scheduler sends over idle ticks (one tick a minute by
-default). Memory per pending post is what claiming and arming timers
+the statements one process sends over a real idle minute (scheduler ticks
+and maintenance jobs). Memory per pending post is what claiming and arming timers
 retains, measured with tracemalloc.
 
     .venv/bin/python bench/dispatch.py [--posts 10000] [--burst 1000]
@@ -31,14 +31,13 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 from _common import (
     Emulators,
     database,
     drop,
     emit,
-    insert_posts,
-    max_user,
     percentiles,
     print_table,
     settings,
@@ -46,12 +45,14 @@ from _common import (
     until,
 )
 from sqlalchemy import func, select
+from support import fleet
 
 from syndic import clock, runtime
 from syndic.db.models import Post
 from syndic.platforms import registry
 from syndic.platforms.base import Draft
 from syndic.scheduler.loop import Scheduler
+from syndic.scheduler.maintenance import Maintenance
 
 LEAD = 3.0  # seconds between start and the first due post
 
@@ -61,8 +62,12 @@ async def syndic_run(
 ) -> dict[str, object]:
     db, name = await database(backend)
     rt = runtime.build(settings(db, emulators), db=db)
-    rt.sandbox_credentials = registry.sandbox_credentials()
-    user_id = await max_user(db)
+    user_id = await fleet.user_with_account(
+        db,
+        rt.settings.credentials_key.get_secret_value(),
+        "discord",
+        registry.sandbox_credentials()["discord"],
+    )
     figures: dict[str, object] = {}
     try:
         figures["bytes_per_pending_post"] = await _memory_per_pending(
@@ -72,11 +77,11 @@ async def syndic_run(
 
         start = clock.now() + timedelta(seconds=LEAD)
         figures["uniform"] = await _lateness(
-            rt, user_id, uniform(start, 60.0, posts), timeout=180
+            rt, user_id, uniform(start, 60.0, posts), within=180
         )
         start = clock.now() + timedelta(seconds=LEAD)
         burst_figures = await _lateness(
-            rt, user_id, uniform(start, 1.0, burst), timeout=120
+            rt, user_id, uniform(start, 1.0, burst), within=120
         )
         figures["burst"] = burst_figures
     finally:
@@ -87,7 +92,7 @@ async def syndic_run(
 
 async def _memory_per_pending(rt: runtime.Runtime, user_id: str, count: int) -> float:
     due = uniform(clock.now() + timedelta(seconds=30), 20.0, count)
-    await insert_posts(rt.db, user_id, due, "discord")
+    await fleet.due_posts(rt.db, user_id, due, "discord")
     scheduler = Scheduler(rt, tick=60)
 
     gc.collect()
@@ -106,14 +111,19 @@ async def _memory_per_pending(rt: runtime.Runtime, user_id: str, count: int) -> 
     return round((after - before) / max(armed, 1), 1)
 
 
-async def _idle_queries(rt: runtime.Runtime, ticks: int = 5) -> float:
+async def _idle_queries(rt: runtime.Runtime) -> float:
+    """Statements sent over one real idle minute: the scheduler's ticks and
+    the maintenance jobs, as a `syndic worker` runs them."""
     scheduler = Scheduler(rt, tick=60)
+    maintenance = Maintenance(rt)
     before = rt.db.statements
-    for _ in range(ticks):
-        await scheduler.tick()
-    per_tick = (rt.db.statements - before) / ticks
+    await scheduler.start()
+    await maintenance.start()
+    await asyncio.sleep(60)
+    count = rt.db.statements - before
+    await maintenance.stop()
     await scheduler.stop()
-    return per_tick * 60 / scheduler.tick_seconds
+    return float(count)
 
 
 async def _lateness(
@@ -121,7 +131,7 @@ async def _lateness(
 ) -> dict[str, float]:
     async with rt.db.transaction() as session:
         await session.execute(Post.__table__.delete())
-    await insert_posts(rt.db, user_id, due, "discord")
+    await fleet.due_posts(rt.db, user_id, due, "discord")
     scheduler = Scheduler(rt, tick=60)
     rt.scheduler = scheduler
     await scheduler.start()

@@ -2,11 +2,14 @@
 
 SQLite runs in WAL mode with a busy timeout, and every transaction starts
 with `BEGIN IMMEDIATE`, so a transaction that reads and then writes never
-fails on the read-to-write upgrade (SQLite does not wait there).
+fails on the read-to-write upgrade (SQLite does not wait there). Within a
+process, SQLite transactions take turns on an asyncio lock (syndic runs one
+process per SQLite file; the CLI's short writes rely on the busy timeout).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,6 +54,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.statements = 0
+        self._writer = asyncio.Lock() if self.is_sqlite else None
 
         sync_engine = self.engine.sync_engine
         event.listen(sync_engine, "before_cursor_execute", self._count)
@@ -70,11 +74,22 @@ class Database:
         A database that cannot be reached raises `ServiceUnavailable`.
         """
         try:
-            async with self.sessions() as session, session.begin():
+            async with self._turn(), self.sessions() as session, session.begin():
                 yield session
         except _UNAVAILABLE as exc_:
             log.warning("database_unavailable", extra={"error": type(exc_).__name__})
             raise errors.ServiceUnavailable("the database is not answering") from exc_
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        # SQLite has one writer. Queueing transactions here, in the event
+        # loop, replaces SQLite's busy-waiting in driver threads, which under
+        # load holds the write lock across loop delays and times out.
+        if self._writer is None:
+            yield
+            return
+        async with self._writer:
+            yield
 
     async def ping(self) -> None:
         async with self.transaction() as session:
