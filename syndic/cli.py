@@ -150,6 +150,17 @@ def single_process_lock(settings: config.Settings) -> Iterator[None]:
         handle.close()
 
 
+def _private_sqlite_file(settings: config.Settings) -> None:
+    """Create a new SQLite file readable by its owner only (it holds emails,
+    posts and sealed credentials); SQLite gives its journal files the same mode."""
+    if not settings.is_sqlite:
+        return
+    path = Path(settings.database_url.split("///", 1)[1])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 async def _prepare_schema(settings: config.Settings, *, apply: bool) -> None:
     db = Database(settings.database_url)
     try:
@@ -171,10 +182,8 @@ def _serve(args: argparse.Namespace) -> None:
     from syndic.platforms.emulators.recorder import Recorder
 
     settings = _settings(sandbox=args.sandbox)
-    if settings.sandbox and settings.is_sqlite:
-        Path(settings.database_url.split("///", 1)[1]).parent.mkdir(
-            parents=True, exist_ok=True
-        )
+    if settings.sandbox:
+        _private_sqlite_file(settings)
     with single_process_lock(settings):
         asyncio.run(_prepare_schema(settings, apply=settings.sandbox))
         emulator_root = (
@@ -258,10 +267,7 @@ def _emulators(args: argparse.Namespace) -> None:
 
 def _migrate(args: argparse.Namespace) -> None:
     settings = _settings()
-    if settings.is_sqlite:
-        Path(settings.database_url.split("///", 1)[1]).parent.mkdir(
-            parents=True, exist_ok=True
-        )
+    _private_sqlite_file(settings)
     asyncio.run(_prepare_schema(settings, apply=True))
     print("schema up to date", file=sys.stderr)
 

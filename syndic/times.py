@@ -13,24 +13,42 @@ zone's daylight-saving changes are honoured:
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syndic import errors
 
 PAST_TOLERANCE = timedelta(minutes=1)
+FURTHEST_AHEAD = timedelta(days=5 * 366)
+
+# RFC 3339 date-time; seconds may be left out for a local time with a zone
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?"
+)
 
 
 def resolve(value: str, zone: str | None) -> datetime:
     """The UTC instant `value` names, or `InvalidSchedule`."""
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+        if not _RFC3339.fullmatch(value):
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
         raise errors.InvalidSchedule(
             f"scheduled_at {value!r} is not an RFC 3339 time "
             "such as 2027-01-15T08:00:00+01:00"
         ) from None
 
+    try:
+        return _to_utc(parsed, zone)
+    except OverflowError:
+        raise errors.InvalidSchedule(
+            f"scheduled_at {value!r} is out of range"
+        ) from None
+
+
+def _to_utc(parsed: datetime, zone: str | None) -> datetime:
     if parsed.tzinfo is not None:
         if zone is not None:
             raise errors.InvalidSchedule(
@@ -64,6 +82,15 @@ def _localize(local: datetime, zone: ZoneInfo) -> datetime:
         assert after is not None
         return (local - min(before, after)).replace(tzinfo=UTC)
     return candidate.astimezone(UTC)
+
+
+def check_window(moment: datetime, now: datetime) -> None:
+    """Refuse a time more than a minute past, or more than five years ahead."""
+    check_not_past(moment, now)
+    if moment > now + FURTHEST_AHEAD:
+        raise errors.InvalidSchedule(
+            f"scheduled_at {moment.isoformat()} is more than five years ahead"
+        )
 
 
 def check_not_past(moment: datetime, now: datetime) -> None:

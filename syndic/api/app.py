@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,12 +27,16 @@ from syndic.api import (
     sandbox,
     webhooks,
 )
+from syndic.api.body_limit import BodyLimit
 from syndic.runtime import Runtime
 from syndic.scheduler.loop import Scheduler
 from syndic.scheduler.maintenance import Maintenance
 from syndic.services.keys import LastUsed
 
 log = logging.getLogger(__name__)
+
+# a whole API key pasted into a URL is logged by its public prefix only
+_KEY_IN_PATH = re.compile(r"(syn_live_[0-9a-fA-F]{8})[0-9a-fA-F]+")
 
 
 def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
@@ -68,6 +73,7 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     app.state.runtime = rt
     problems.install(app)
     ratelimit.install(app, rt.settings)
+    app.add_middleware(BodyLimit, settings=rt.settings)
     app.middleware("http")(_request_context)
 
     for module in (
@@ -126,7 +132,7 @@ async def _request_context(
             extra={
                 "request_id": rid,
                 "method": request.method,
-                "path": request.url.path,
+                "path": _KEY_IN_PATH.sub(r"\1…", request.url.path),
                 "status": response.status_code,
                 "elapsed_ms": round((time.perf_counter() - started) * 1000, 2),
             },

@@ -115,7 +115,7 @@ def _refuse_nul(
     for row in rows:
         values = row.values() if isinstance(row, dict) else row or ()
         if any(isinstance(value, str) and "\x00" in value for value in values):
-            raise errors.InvalidInput("text must not contain NUL (U+0000) characters")
+            raise errors.InvalidInput("values must not contain NUL (U+0000) characters")
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -80,6 +80,10 @@ class Scheduler:
         return self._stopping.is_set()
 
     async def start(self) -> None:
+        if self.rt.db.is_sqlite:
+            # the file is locked to this process: other owners are dead
+            async with self.rt.db.transaction() as session:
+                await leases.lapse_others(session, owner=self.owner, now=clock.now())
         self._loop_task = asyncio.create_task(self._run(), name="syndic-scheduler")
         self._lane_workers = [
             asyncio.create_task(self._drain_lane(), name=f"syndic-cadence-{n}")

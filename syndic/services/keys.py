@@ -17,6 +17,7 @@ from syndic.security import keys as key_format
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 5.0  # seconds
+MAX_ACTIVE_KEYS = 25
 
 
 async def issue(
@@ -26,6 +27,10 @@ async def issue(
     now = clock.now()
     async with db.transaction() as session:
         await users.require(session, user_id)
+        if len(await keys.active(session, user_id)) >= MAX_ACTIVE_KEYS:
+            raise errors.Conflict(
+                f"a user holds at most {MAX_ACTIVE_KEYS} active keys; revoke one first"
+            )
         for _ in range(5):
             new = key_format.generate(secret)
             row = await keys.add(session, user_id, new, name=name, now=now)

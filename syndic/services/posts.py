@@ -44,6 +44,14 @@ class PostRequest:
             media=tuple(files),
         )
 
+    def when(self, now: datetime) -> datetime:
+        """The instant asked for (now if none), or `InvalidSchedule`."""
+        if self.scheduled_at is None:
+            return now
+        moment = times.resolve(self.scheduled_at, self.timezone)
+        times.check_window(moment, now)
+        return moment
+
     def fingerprint(self, files: Sequence[MediaFile]) -> str:
         body = {
             "text": self.text,
@@ -62,7 +70,11 @@ class PostRequest:
 async def validate(
     rt: Runtime, user: User, request: PostRequest
 ) -> dict[str, list[Problem]]:
-    """Every rule each target platform would refuse the post for (no quota used)."""
+    """Every rule each target platform would refuse the post for (no quota used).
+
+    A bad time or unknown media is refused as when scheduling.
+    """
+    request.when(clock.now())
     files = await media.resolve(rt, user.id, request.media)
     return await problems(rt, user, request, files)
 
@@ -102,12 +114,7 @@ async def schedule(
     post; with a different request it is a conflict.
     """
     now = clock.now()
-    scheduled_at = (
-        now
-        if request.scheduled_at is None
-        else times.resolve(request.scheduled_at, request.timezone)
-    )
-    times.check_not_past(scheduled_at, now)
+    scheduled_at = request.when(now)
     files = await media.resolve(rt, user.id, request.media)
     fingerprint = request.fingerprint(files)
 
@@ -205,10 +212,20 @@ async def _store(
             image_limit=plan.image_posts_per_period,
         )
         if not allowed:
+            posts_used, _ = await quotas.used(session, user.id, period_start)
+            which = (
+                "image posts"
+                if has_image
+                and (
+                    plan.posts_per_period is None or posts_used < plan.posts_per_period
+                )
+                else "posts"
+            )
             raise errors.QuotaExceeded(
-                f"the {plan.tier.value} plan's monthly quota is used up",
+                f"the {plan.tier.value} plan's monthly quota of {which} is used up",
                 details={
                     "tier": plan.tier.value,
+                    "quota": which,
                     "period_start": period_start.isoformat(),
                 },
             )

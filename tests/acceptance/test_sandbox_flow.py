@@ -68,6 +68,8 @@ def test_sandbox_on_sqlite_publishes_to_discord_and_telegram(
     _, headers = server.user_and_key(tier="max")
 
     publish_in_three_seconds(server, headers)
+    assert (tmp_path / "var" / "syndic.db").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "var" / ".env").stat().st_mode & 0o077 == 0
 
     # uvicorn re-raises the SIGTERM it handled once the shutdown is done
     assert server.stop() in (0, -signal.SIGTERM)

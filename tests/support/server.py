@@ -32,7 +32,7 @@ def test_settings(database_url: str, **overrides: Any) -> config.Settings:
         "lemon_webhook_secret": secrets.token_hex(32),
         "credentials_key": secrets.token_hex(32),
         "lemon_api_key": "sandbox-" + secrets.token_hex(16),
-        "lemon_store_id": "1",
+        "lemon_store_id": "90001",
         "lemon_variants": "basic=700101,pro=700201,max=700301",
         "log_format": "text",
     }

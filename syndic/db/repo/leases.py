@@ -114,6 +114,18 @@ async def renew(session: AsyncSession, *, owner: str, until: datetime) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def lapse_others(session: AsyncSession, *, owner: str, now: datetime) -> int:
+    """End every lease held by another owner now (one process per SQLite file:
+    any other owner is a process that died)."""
+    result = await session.execute(
+        update(Post)
+        .where(Post.status == "dispatched", Post.lease_owner != owner)
+        .values(lease_until=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def release(session: AsyncSession, *, owner: str, now: datetime) -> int:
     """Hand back leases not yet past their point of no return (graceful stop)."""
     result = await session.execute(

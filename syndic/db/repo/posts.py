@@ -109,7 +109,14 @@ async def cancel(
         )
         .returning(Post)
     )
-    return result.scalar_one_or_none()
+    post = result.scalar_one_or_none()
+    if post is not None:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.post_id == post_id, Delivery.status == "pending")
+            .values(status="cancelled")
+        )
+    return post
 
 
 async def recent(session: AsyncSession, user_id: str, limit: int) -> Sequence[Post]:

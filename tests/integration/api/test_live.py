@@ -11,6 +11,7 @@ import pytest
 import websockets
 from support.server import Server, serve
 
+from syndic.api import live
 from syndic.db.engine import Database
 
 
@@ -104,3 +105,40 @@ async def test_refused_connections_are_closed_with_a_reason(
 
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == code
+
+
+async def test_a_revoked_key_ends_the_stream(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "RECHECK", 0.2)
+    async with serve(db, run_scheduler=False) as server:
+        _, headers = await server.user_with_key(tier="max")
+        prefix = headers["Authorization"].split()[1][:17]
+        async with websockets.connect(
+            ws_url(server), additional_headers=headers
+        ) as socket:
+            await socket.recv()
+            await server.client.delete(f"/v1/keys/{prefix}", headers=headers)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                async with asyncio.timeout(5):
+                    await socket.recv()
+
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
+
+
+async def test_binary_frames_and_early_goodbyes_are_harmless(db: Database) -> None:
+    async with serve(db, run_scheduler=False) as server:
+        _, headers = await server.user_with_key(tier="max")
+        async with websockets.connect(
+            ws_url(server), additional_headers=headers
+        ) as socket:
+            await socket.recv()
+            await socket.send(b"\x00\x01binary")
+            await socket.send("hello")
+        async with websockets.connect(ws_url(server)):
+            pass  # gone before authenticating
+        async with websockets.connect(
+            ws_url(server), additional_headers=headers
+        ) as socket:
+            assert json.loads(await socket.recv())["type"] == "ready"

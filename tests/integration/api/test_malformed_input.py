@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -134,3 +135,49 @@ async def test_unknown_routes_and_methods_answer_in_our_shape(server: Server) ->
     assert missing.json()["error"]["code"] == "not_found"
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+
+async def raw_post(
+    server: Server, path: str, headers: dict[str, str], chunks: int
+) -> int:
+    """POST over a bare socket: headers, then `chunks` chunks of 1 MiB; the status."""
+    host, port = server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    chunk = b"a" * (1 << 20)
+    try:
+        for _ in range(chunks):
+            if "Transfer-Encoding" in headers:
+                writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            await writer.drain()
+            if reader.at_eof() or reader._buffer:
+                break
+    except ConnectionError:
+        pass
+    status_line = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    return int(status_line.split()[1])
+
+
+async def test_bodies_over_a_routes_limit_are_refused_before_they_are_read(
+    server: Server,
+) -> None:
+    _, user = await server.user_with_key(tier="max")
+    json_type = {**user, "Content-Type": "application/json"}
+
+    declared = await raw_post(
+        server, "/v1/posts/validate", {**json_type, "Content-Length": str(40 << 20)}, 0
+    )
+    streamed = await raw_post(
+        server, "/v1/posts/validate", {**json_type, "Transfer-Encoding": "chunked"}, 17
+    )
+    small_route = await raw_post(
+        server, "/v1/keys/generate", {**json_type, "Content-Length": str(2 << 20)}, 0
+    )
+
+    assert (declared, streamed, small_route) == (413, 413, 413)
