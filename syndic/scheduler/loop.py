@@ -35,7 +35,7 @@ from syndic.scheduler.timers import TimerQueue
 
 log = logging.getLogger(__name__)
 
-MARGIN = timedelta(seconds=1)
+MARGIN = 0.1  # of a tick: how far past the next tick a claim reaches
 
 
 class Scheduler:
@@ -122,21 +122,28 @@ class Scheduler:
         )
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
         while not self._stopping.is_set():
-            try:
-                full = await self.tick()
-            except Exception:
-                log.exception("scheduler_tick_failed", extra={"owner": self.owner})
-                full = False
-            if full:
-                continue  # more is due than one batch holds
+            # ticks keep their cadence however long one takes, so the window
+            # each claims always reaches the next
+            next_tick += self.tick_seconds
+            full = True
+            while full and not self._stopping.is_set():
+                try:
+                    full = await self.tick()  # full: more is due than a batch
+                except Exception:
+                    log.exception("scheduler_tick_failed", extra={"owner": self.owner})
+                    full = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.tick_seconds)
+                await asyncio.wait_for(
+                    self._stopping.wait(), max(next_tick - loop.time(), 0.0)
+                )
 
     async def tick(self) -> bool:
         """Claim what is due before the next tick; True if the batch was full."""
         now = clock.now()
-        horizon = now + timedelta(seconds=self.tick_seconds) + MARGIN
+        horizon = now + timedelta(seconds=self.tick_seconds * (1 + MARGIN))
         lease_until = horizon + timedelta(seconds=self.lease_seconds)
 
         async with self.rt.db.transaction() as session:
