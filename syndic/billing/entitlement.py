@@ -64,6 +64,11 @@ def granted_tier(
     return Tier(tier)
 
 
+def at_least(tier: Tier, other: Tier) -> bool:
+    """Whether `tier` grants as much as `other`, or more."""
+    return _RANK[tier] >= _RANK[other]
+
+
 def effective_tier(user: User, now: datetime) -> Tier:
     """The tier `user` gets at `now`: stored tier, grace end, referral bonus.
 

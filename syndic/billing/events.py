@@ -4,6 +4,11 @@ Only the fields syndic acts on are declared; every other key is tolerated,
 since LS adds fields without notice. Every LS id becomes a string (`data.id`
 is a JSON:API string, the `*_id` attributes are integers), and every time is
 an aware UTC datetime. `parse` raises `ValueError` for a body it cannot use.
+
+Every string read from a payload, keys included, has its NUL characters
+removed (`load`): JSON may carry U+0000 as `\\u0000`, and syndic's text
+columns refuse it. The signature covers the raw bytes, which are stored as
+they came.
 """
 
 from __future__ import annotations
@@ -102,6 +107,7 @@ class SubscriptionAttributes(_Model):
 
 
 class InvoiceAttributes(_Model):
+    store_id: LSId
     subscription_id: LSId
     customer_id: LSId
     user_email: str = ""
@@ -129,6 +135,12 @@ class Invoice(_Model):
 class Resource(_Model):
     type: str
     id: LSId | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _object_or_nothing(cls, value: Any) -> Any:
+        return value if isinstance(value, dict) else {}
 
 
 class SubscriptionEvent(_Model):
@@ -157,7 +169,7 @@ def parse(body: bytes) -> Event:
     A subscription or invoice event whose data is not of the matching type
     is refused rather than guessed at.
     """
-    document = json.loads(body)
+    document = load(body)
     if not isinstance(document, dict):
         raise ValueError("the body is not a JSON object")
 
@@ -174,3 +186,48 @@ def is_test_mode(event: Event) -> bool:
     if isinstance(event, OtherEvent):
         return event.meta.test_mode
     return event.meta.test_mode or event.data.attributes.test_mode
+
+
+def store_id(event: Event) -> str | None:
+    """The id of the store the event comes from, if it names one."""
+    if not isinstance(event, OtherEvent):
+        return event.data.attributes.store_id
+    if event.data is None:
+        return None
+    value = _as_id(event.data.attributes.get("store_id"))
+    return value if isinstance(value, str) else None
+
+
+def load(raw: bytes) -> Any:
+    """The JSON value in `raw`, without a NUL in any of its strings or keys.
+
+    Raises `ValueError` for bytes that are not JSON, including a document
+    nested too deeply for the parser.
+    """
+    try:
+        value = json.loads(raw)
+    except RecursionError as exc:
+        raise ValueError("the body is nested too deeply") from exc
+    return _without_nul(value)
+
+
+def _without_nul(value: Any) -> Any:
+    """`value` with NULs removed from every string in it, walked without recursion."""
+    root = [value]
+    pending: list[list[Any] | dict[str, Any]] = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            items = list(node.items())
+            node.clear()
+            node.update((_strip(key), _strip(item)) for key, item in items)
+            children = list(node.values())
+        else:
+            node[:] = [_strip(item) for item in node]
+            children = node
+        pending.extend(item for item in children if isinstance(item, list | dict))
+    return root[0]
+
+
+def _strip(value: Any) -> Any:
+    return value.replace("\x00", "") if isinstance(value, str) else value

@@ -28,7 +28,6 @@ events whose processing never finished (a crash between commit and apply).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from syndic import clock, config, errors
-from syndic.billing import lifecycle, signature
+from syndic.billing import events, lifecycle, signature
 from syndic.db.engine import Database
 from syndic.db.models import WebhookEvent
 from syndic.db.repo import webhooks
@@ -183,7 +182,7 @@ def envelope(body: bytes, event_name_header: str | None = None) -> Envelope:
     """
     fallback = Envelope(event_name=_text(event_name_header, 64) or "")
     try:
-        document = json.loads(body)
+        document = events.load(body)
     except ValueError:
         return fallback
     if not isinstance(document, dict):
@@ -375,6 +374,7 @@ def _object(value: Any) -> dict[str, Any]:
 
 
 def _text(value: Any, limit: int) -> str | None:
+    """`value` as text for a column of `limit` characters, without NULs."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    return str(value)[:limit] or None
+    return str(value).replace("\x00", "")[:limit] or None

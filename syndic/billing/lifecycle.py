@@ -7,10 +7,14 @@ billing fields mirror the subscription's attributes and the tier follows
 
 - an event older (`data.attributes.updated_at`) than the state stored for
   the same subscription (`users.subscription_updated_at`) is ignored;
-- an event for another subscription than the user's current one applies
-  only when the current one is over, or when it is a newer subscription
-  (created after the current one) that grants a paid tier. An old
-  subscription's expiry never ends a newer one.
+- an event about another subscription than the user's current one, of
+  whatever kind, goes through one rule (`_replacement_refused`): it changes the user
+  only when the current one is over (expired, or cancelled past its end),
+  or when its subscription is newer (created later; in the same instant,
+  the higher LS id) and grants at least the current tier, or any tier if
+  the current one is cancelled and will not renew. Invoice events grant no
+  tier, so they never replace. A replaced subscription's cancellation,
+  pause or expiry therefore never touches a newer one.
 
 The first event of a subscription sets `billing_anchor` to its `created_at`
 (quota periods run from there, see `syndic.services.periods`) and resets the
@@ -27,10 +31,12 @@ active one `past_due` (the tier stays while LS retries the card). They
 change the status only when newer than the stored subscription state, and
 never advance that state's version: a delayed plan change must still apply.
 
-Other events (orders, license keys, `subscription_payment_recovered`, which
-always comes with a `..._success`, refunds, names LS adds later) are
-ignored. Failures come back as an `Outcome`, never as an exception: the caller
-records them on the event row and rolls back whatever was started.
+Events of another store than `SYNDIC_LEMON_STORE_ID` (when it is set) are
+ignored, whatever they are. Other events (orders, license keys,
+`subscription_payment_recovered`, which always comes with a `..._success`,
+refunds, names LS adds later) are ignored. Failures come back as an
+`Outcome`, never as an exception: the caller records them on the event row
+and rolls back whatever was started.
 """
 
 from __future__ import annotations
@@ -91,6 +97,11 @@ async def apply(
     except ValueError as exc:
         return Outcome(FAILED, f"unreadable payload: {_explain(exc)}")
 
+    ours, store = settings.lemon_store_id, events.store_id(event)
+    if ours and store not in (None, ours):
+        return Outcome(
+            IGNORED, f"event of store {store}, not SYNDIC_LEMON_STORE_ID {ours}"
+        )
     if events.is_test_mode(event) and not settings.lemon_accept_test_mode:
         return Outcome(IGNORED, "test-mode event; SYNDIC_LEMON_ACCEPT_TEST_MODE is off")
     if isinstance(event, events.SubscriptionEvent):
@@ -119,7 +130,7 @@ async def apply_subscription(
         tier = entitlement.granted_tier(attributes, variants, now)
     except ValueError as exc:
         return Outcome(FAILED, str(exc), user.id)
-    stale = _stale(user, subscription, tier)
+    stale = _stale(user, subscription, tier, now)
     if stale is not None:
         return Outcome(IGNORED, stale, user.id)
 
@@ -182,12 +193,11 @@ async def _invoice_event(
             FAILED, _unmatched(event.meta.user_id, attributes.subscription_id)
         )
     if user.ls_subscription_id != attributes.subscription_id:
-        return Outcome(
-            IGNORED,
-            f"invoice of subscription {attributes.subscription_id}, "
-            "which is not the user's current subscription",
-            user.id,
+        refusal = _replacement_refused(
+            user, attributes.subscription_id, created_at=None, tier=None, now=now
         )
+        if refusal is not None:
+            return Outcome(IGNORED, refusal, user.id)
 
     stored = user.subscription_updated_at
     newer = stored is None or attributes.updated_at >= stored
@@ -224,30 +234,75 @@ async def _find_user(
     return await billing.locked_user(session, found)
 
 
-def _stale(user: User, subscription: events.Subscription, tier: Tier) -> str | None:
+def _stale(
+    user: User, subscription: events.Subscription, tier: Tier, now: datetime
+) -> str | None:
     """Why this subscription state must not be applied to `user`, or None."""
     attributes = subscription.attributes
-    if user.ls_subscription_id in (None, subscription.id):
-        stored = user.subscription_updated_at
-        if stored is not None and attributes.updated_at < stored:
-            return (
-                f"older than the stored state of subscription {subscription.id} "
-                f"({attributes.updated_at.isoformat()} < {stored.isoformat()})"
-            )
+    if user.ls_subscription_id not in (None, subscription.id):
+        return _replacement_refused(
+            user, subscription.id, created_at=attributes.created_at, tier=tier, now=now
+        )
+
+    stored = user.subscription_updated_at
+    if stored is not None and attributes.updated_at < stored:
+        return (
+            f"older than the stored state of subscription {subscription.id} "
+            f"({attributes.updated_at.isoformat()} < {stored.isoformat()})"
+        )
+    return None
+
+
+def _replacement_refused(
+    user: User,
+    subscription_id: str,
+    *,
+    created_at: datetime | None,
+    tier: Tier | None,
+    now: datetime,
+) -> str | None:
+    """Why an event of another subscription must leave `user` alone, or None.
+
+    The one rule for every event whose subscription is not the user's
+    current one. `created_at` and `tier` are that subscription's; they are
+    None for an invoice, which names no variant and so never replaces.
+    """
+    current = user.ls_subscription_id
+    if tier is None or created_at is None:
+        return (
+            f"subscription {subscription_id} is not the user's current "
+            f"subscription {current}, and the event grants no tier"
+        )
+    status = user.subscription_status
+    ends_at = user.subscription_ends_at
+    ended = status == "cancelled" and ends_at is not None and ends_at <= now
+    if status not in entitlement.LIVE_STATUSES or ended:
         return None
 
-    current = user.ls_subscription_id
-    if user.subscription_status not in entitlement.LIVE_STATUSES:
+    if not _created_later(user, subscription_id, created_at):
+        return f"subscription {subscription_id} is older than subscription {current}"
+    held = Tier(user.tier)
+    if entitlement.at_least(tier, held):
         return None
-    if tier is Tier.FREE:
-        return (
-            f"subscription {subscription.id} grants nothing while "
-            f"subscription {current} is live"
-        )
+    # a cancelled subscription will not renew: a newer paid one takes over
+    if status == "cancelled" and tier is not Tier.FREE:
+        return None
+    return (
+        f"subscription {subscription_id} grants {tier.value}, less than "
+        f"the {held.value} of subscription {current}, which is {status}"
+    )
+
+
+def _created_later(user: User, subscription_id: str, created_at: datetime) -> bool:
+    """Whether the subscription came after the user's current one."""
     anchor = user.billing_anchor
-    if anchor is not None and attributes.created_at < anchor:
-        return f"subscription {subscription.id} is older than subscription {current}"
-    return None
+    if anchor is None:
+        return True
+    if created_at != anchor:
+        return created_at > anchor
+    # the same instant: LS numbers subscriptions in the order they are made
+    current = user.ls_subscription_id or ""
+    return (len(subscription_id), subscription_id) > (len(current), current)
 
 
 def _mirror(

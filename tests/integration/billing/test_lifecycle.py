@@ -10,6 +10,7 @@ from billing_support import NOW, Deliver, MakeUser, UserOf, make_settings
 from fixtures import lemonsqueezy as ls
 from sqlalchemy import select
 
+from syndic.billing import inbox
 from syndic.db.engine import Database
 from syndic.db.models import AuditEntry, WebhookEvent
 from syndic.db.repo import quotas
@@ -407,8 +408,6 @@ async def test_an_invoice_without_custom_data_is_linked_by_subscription(
 async def test_an_unmatched_event_fails_and_replays_once_the_user_exists(
     db: Database, deliver: Deliver, make_user: MakeUser, user_of: UserOf, settings: Any
 ) -> None:
-    from syndic.billing import inbox
-
     receipt = await deliver("subscription_created")
     row = await _event(db, receipt.event_id)
     assert receipt.status == "failed"
@@ -437,8 +436,6 @@ async def test_test_mode_events_are_ignored_unless_accepted(
     assert (await user_of()).tier == "free"
 
     accepting = make_settings(lemon_accept_test_mode=True)
-    from syndic.billing import inbox
-
     replayed = await inbox.replay(db, accepting, refused.event_id, actor="admin:test")
 
     assert replayed.status == "processed"
@@ -470,3 +467,188 @@ async def test_processing_time_is_what_judges_a_past_grace_end(
     await deliver("subscription_cancelled", now=just_before)
 
     assert (await user_of()).tier == "max"
+
+
+A_CREATED = "2026-03-02T10:15:06.000000Z"
+
+
+def _subscription_b(created_at: str) -> bytes:
+    """`subscription_created` of a second subscription of the user, on max."""
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["data"]["id"] = "1800002"
+        attributes = doc["data"]["attributes"]
+        attributes["variant_id"] = 700301
+        attributes["created_at"] = created_at
+        attributes["updated_at"] = "2026-03-05T09:00:00.000000Z"
+
+    return ls.varied("subscription_created", change)
+
+
+def _of_a(name: str) -> bytes:
+    """A later event of the first subscription (pro), whatever its kind."""
+    source = {
+        "subscription_paused": "subscription_updated",
+        "subscription_unpaused": "subscription_resumed",
+    }.get(name, name)
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["meta"]["event_name"] = name
+        attributes = doc["data"]["attributes"]
+        if "variant_id" in attributes:
+            attributes["variant_id"] = 700201
+        if name == "subscription_paused":
+            attributes["status"] = "paused"
+            attributes["pause"] = {"mode": "free", "resumes_at": None}
+
+    return ls.varied(source, change)
+
+
+@pytest.mark.parametrize(
+    "b_created_at", [A_CREATED, "2026-03-05T09:00:00.000000Z"], ids=["same", "later"]
+)
+async def test_the_replaced_subscriptions_cancel_and_expiry_leave_the_new_one(
+    deliver: Deliver, make_user: MakeUser, user_of: UserOf, b_created_at: str
+) -> None:
+    await make_user()
+    await deliver("subscription_created")
+    await deliver(_subscription_b(b_created_at))
+
+    statuses = [
+        (await deliver(_of_a(name))).status
+        for name in ("subscription_cancelled", "subscription_expired")
+    ]
+
+    user = await user_of()
+    assert statuses == ["ignored", "ignored"]
+    assert (user.ls_subscription_id, user.tier, user.subscription_status) == (
+        "1800002",
+        "max",
+        "active",
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "subscription_updated",
+        "subscription_cancelled",
+        "subscription_resumed",
+        "subscription_expired",
+        "subscription_paused",
+        "subscription_unpaused",
+        "subscription_payment_success",
+        "subscription_payment_failed",
+    ],
+)
+@pytest.mark.parametrize(
+    "b_created_at", [A_CREATED, "2026-03-05T09:00:00.000000Z"], ids=["same", "later"]
+)
+async def test_no_event_of_the_replaced_subscription_changes_the_user(
+    db: Database,
+    deliver: Deliver,
+    make_user: MakeUser,
+    user_of: UserOf,
+    name: str,
+    b_created_at: str,
+) -> None:
+    await make_user()
+    await deliver("subscription_created")
+    await deliver(_subscription_b(b_created_at))
+    before = len(await _audit(db))
+
+    receipt = await deliver(_of_a(name))
+
+    user = await user_of()
+    assert receipt.status == "ignored"
+    assert (user.ls_subscription_id, user.tier, user.subscription_status) == (
+        "1800002",
+        "max",
+        "active",
+    )
+    assert len(await _audit(db)) == before
+    row = await _event(db, receipt.event_id)
+    assert row.note is not None
+    assert "1800002" in row.note
+
+
+async def test_a_newer_subscription_granting_less_waits_for_the_live_one(
+    deliver: Deliver, make_user: MakeUser, user_of: UserOf
+) -> None:
+    await make_user()
+    await deliver("subscription_updated")
+
+    def basic(doc: dict[str, Any]) -> None:
+        doc["data"]["id"] = "1800002"
+        attributes = doc["data"]["attributes"]
+        attributes["variant_id"] = 700101
+        attributes["created_at"] = "2026-03-20T08:00:00.000000Z"
+        attributes["updated_at"] = "2026-03-20T08:00:00.000000Z"
+
+    receipt = await deliver(ls.varied("subscription_created", basic))
+
+    user = await user_of()
+    assert receipt.status == "ignored"
+    assert (user.ls_subscription_id, user.tier) == (ls.SUBSCRIPTION_ID, "max")
+
+
+async def test_a_newer_subscription_replaces_a_cancelled_one_in_its_grace(
+    deliver: Deliver, make_user: MakeUser, user_of: UserOf
+) -> None:
+    await make_user()
+    await deliver("subscription_cancelled")
+
+    def basic(doc: dict[str, Any]) -> None:
+        doc["data"]["id"] = "1800002"
+        attributes = doc["data"]["attributes"]
+        attributes["variant_id"] = 700101
+        attributes["created_at"] = "2026-04-22T08:00:00.000000Z"
+        attributes["updated_at"] = "2026-04-22T08:00:00.000000Z"
+
+    receipt = await deliver(ls.varied("subscription_created", basic))
+    late = await deliver("subscription_expired")
+
+    user = await user_of()
+    assert (receipt.status, late.status) == ("processed", "ignored")
+    assert (user.ls_subscription_id, user.tier) == ("1800002", "basic")
+
+
+@pytest.mark.parametrize(
+    "name", ["subscription_created", "subscription_payment_failed", "order_created"]
+)
+async def test_events_of_another_store_are_ignored(
+    db: Database, deliver: Deliver, make_user: MakeUser, user_of: UserOf, name: str
+) -> None:
+    await make_user()
+    if name != "subscription_created":
+        await deliver("subscription_created")
+    before = len(await _audit(db))
+
+    def elsewhere(doc: dict[str, Any]) -> None:
+        doc["data"]["attributes"]["store_id"] = 90002
+
+    receipt = await deliver(ls.varied(name, elsewhere))
+
+    row = await _event(db, receipt.event_id)
+    assert row.status == "ignored"
+    assert row.note == "event of store 90002, not SYNDIC_LEMON_STORE_ID 90001"
+    assert len(await _audit(db)) == before
+    assert (await user_of()).subscription_status == (
+        None if name == "subscription_created" else "active"
+    )
+
+
+async def test_without_a_configured_store_any_store_is_accepted(
+    db: Database, make_user: MakeUser, user_of: UserOf
+) -> None:
+    await make_user()
+    anywhere = make_settings(lemon_store_id=None)
+
+    def elsewhere(doc: dict[str, Any]) -> None:
+        doc["data"]["attributes"]["store_id"] = 90002
+
+    raw = ls.varied("subscription_created", elsewhere)
+    receipt = await inbox.receive(db, anywhere, raw, ls.headers(raw), now=NOW)
+
+    assert receipt.status == "processed"
+    assert (await user_of()).tier == "pro"

@@ -214,3 +214,61 @@ async def test_a_signed_body_that_is_not_json_is_stored_as_failed(
     assert row is not None
     assert row.last_error is not None
     assert row.last_error.startswith("unreadable payload")
+
+
+async def test_a_signed_body_nested_too_deeply_is_stored_as_failed(
+    db: Database, settings: config.Settings
+) -> None:
+    raw = b"[" * 5000 + b"]" * 5000
+    headers = ls.headers(raw, event_name="subscription_created")
+
+    receipt = await inbox.receive(db, settings, raw, headers, now=NOW)
+
+    assert receipt.status == "failed"
+    async with db.transaction() as session:
+        row = await session.get(WebhookEvent, receipt.event_id)
+    assert row is not None
+    assert row.last_error == "unreadable payload: the body is nested too deeply"
+
+
+async def test_nul_characters_in_a_signed_body_never_reach_the_database(
+    db: Database, deliver: Deliver, make_user: MakeUser, user_of: UserOf
+) -> None:
+    await make_user()
+
+    def with_nul(doc: dict[str, Any]) -> None:
+        doc["meta"]["webhook_id"] = "hook\u0000one"
+        doc["meta"]["custom_data"] = {"user_id": ls.USER_ID + "\u0000", "k\u0000": 1}
+        doc["data"]["id"] = "18000\u000001"
+        attributes = doc["data"]["attributes"]
+        attributes["status"] = "act\u0000ive"
+        attributes["user_name"] = "\u0000"
+        attributes["urls"]["customer_portal"] = "https://example.test/\u0000p"
+
+    raw = ls.varied("subscription_created", with_nul)
+    assert b"\\u0000" in raw
+    receipt = await deliver(raw)
+
+    assert receipt.status == "processed"
+    user = await user_of()
+    assert (user.tier, user.ls_subscription_id) == ("pro", ls.SUBSCRIPTION_ID)
+    async with db.transaction() as session:
+        row = await session.get(WebhookEvent, receipt.event_id)
+    assert row is not None
+    assert (row.webhook_id, row.resource_id) == ("hookone", ls.SUBSCRIPTION_ID)
+    assert row.body == raw
+
+
+async def test_a_nul_in_an_unreadable_body_fails_cleanly(
+    db: Database, deliver: Deliver
+) -> None:
+    raw = b'{"meta":{"event_name":"subscription_\\u0000created"},"data":{"type":"x"}}'
+
+    receipt = await deliver(raw)
+
+    async with db.transaction() as session:
+        row = await session.get(WebhookEvent, receipt.event_id)
+    assert row is not None
+    assert (row.status, row.event_name) == ("failed", "subscription_created")
+    assert row.last_error is not None
+    assert "\x00" not in row.last_error

@@ -146,3 +146,38 @@ def test_a_naive_time_is_refused() -> None:
 
     with pytest.raises(ValueError, match="timezone"):
         events.parse(ls.varied("subscription_created", change))
+
+
+def test_a_body_nested_too_deeply_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="nested too deeply"):
+        events.parse(b"[" * 5000 + b"]" * 5000)
+
+
+def test_nul_characters_are_removed_from_every_string_and_key() -> None:
+    raw = b'{"a\\u0000":["x\\u0000y",{"\\u0000":"\\u0000"}],"b":"\\\\u0000"}'
+
+    assert events.load(raw) == {"a": ["xy", {"": ""}], "b": "\\u0000"}
+
+
+def test_a_parsed_event_carries_no_nul() -> None:
+    def change(doc: dict[str, Any]) -> None:
+        doc["meta"]["custom_data"]["user_id"] = "usr\u0000_test_0001"
+        doc["data"]["attributes"]["user_email"] = "user@example.test\u0000"
+
+    event = events.parse(ls.varied("subscription_created", change))
+
+    assert isinstance(event, events.SubscriptionEvent)
+    assert event.meta.user_id == ls.USER_ID
+    assert event.data.attributes.user_email == ls.EMAIL
+
+
+@pytest.mark.parametrize(
+    ("name", "store"),
+    [
+        ("subscription_created", "90001"),
+        ("subscription_payment_failed", "90001"),
+        ("order_created", "90001"),
+    ],
+)
+def test_every_event_names_its_store(name: str, store: str) -> None:
+    assert events.store_id(events.parse(ls.body(name))) == store
