@@ -3,8 +3,9 @@
 SQLite runs in WAL mode with a busy timeout, and every transaction starts
 with `BEGIN IMMEDIATE`, so a transaction that reads and then writes never
 fails on the read-to-write upgrade (SQLite does not wait there). Within a
-process, SQLite transactions take turns on an asyncio lock (syndic runs one
-process per SQLite file; the CLI's short writes rely on the busy timeout).
+process, SQLite transactions take turns (syndic runs one process per SQLite
+file; the CLI's short writes rely on the busy timeout), and PostgreSQL ones
+never outnumber the pool's connections.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.statements = 0
-        self._writer = asyncio.Lock() if self.is_sqlite else None
+        # SQLite: one writer; PostgreSQL: no more transactions than connections
+        self._turns = asyncio.Semaphore(1 if self.is_sqlite else 2 * pool_size)
 
         sync_engine = self.engine.sync_engine
         event.listen(sync_engine, "before_cursor_execute", self._count)
@@ -82,13 +84,11 @@ class Database:
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
-        # SQLite has one writer. Queueing transactions here, in the event
-        # loop, replaces SQLite's busy-waiting in driver threads, which under
-        # load holds the write lock across loop delays and times out.
-        if self._writer is None:
-            yield
-            return
-        async with self._writer:
+        # Transactions wait for their turn here, in the event loop. On SQLite
+        # this replaces busy-waiting in driver threads, which under load
+        # holds the write lock across loop delays and times out; on
+        # PostgreSQL it keeps a burst from timing out in the pool queue.
+        async with self._turns:
             yield
 
     async def ping(self) -> None:
