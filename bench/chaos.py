@@ -42,7 +42,7 @@ from syndic.db.models import Delivery, Post
 from syndic.platforms.emulators import discord
 
 CREDENTIALS_KEY = os.urandom(24).hex()
-TICK, LEASE, TIMEOUT = 2, 6, 15  # seconds
+TICK, LEASE, TIMEOUT = 2, 15, 10  # seconds
 
 
 def worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

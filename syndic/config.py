@@ -21,6 +21,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -119,6 +120,17 @@ class Settings(BaseSettings):
     rate_limit_per_ip: Rate = "60/minute"
     rate_limit_internal: Rate = "600/minute"
     rate_limit_redis_prefix: str = Field(default="syndic:ratelimit", min_length=1)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_call(self) -> Settings:
+        # a lease renewed each tick must survive a whole platform call, or a
+        # live process would lose posts it is publishing to another one
+        if self.scheduler_lease <= self.scheduler_tick + self.platform_timeout:
+            raise ValueError(
+                "SYNDIC_SCHEDULER_LEASE must exceed SYNDIC_SCHEDULER_TICK "
+                "plus SYNDIC_PLATFORM_TIMEOUT"
+            )
+        return self
 
     @field_validator("lemon_variants", mode="before")
     @classmethod

@@ -41,7 +41,8 @@ async def fleet_env(tmp_path: Path, url: str, emulators: Process) -> dict[str, s
         SYNDIC_DATABASE_URL=url,
         SYNDIC_DISCORD_BASE_URL=f"{emulators.url}/discord",
         SYNDIC_SCHEDULER_TICK="1",
-        SYNDIC_SCHEDULER_LEASE="3",
+        SYNDIC_SCHEDULER_LEASE="4",
+        SYNDIC_PLATFORM_TIMEOUT="2",
     )
 
 

@@ -28,7 +28,7 @@ def ws_url(server: Server) -> str:
 
 
 async def test_a_max_user_sees_each_platform_result_as_it_happens(db: Database) -> None:
-    async with serve(db, scheduler_tick=3600) as server:
+    async with serve(db, scheduler_tick=3600, scheduler_lease=4000) as server:
         _, headers = await server.user_with_key(tier="max")
         async with websockets.connect(
             ws_url(server), additional_headers=headers
@@ -58,7 +58,7 @@ async def test_results_published_by_another_process_reach_the_client(
     shared = {"api_token_secret": secrets.token_hex(32)}
     async with (
         serve(db, run_scheduler=False, **shared) as front,
-        serve(db, scheduler_tick=3600, **shared) as back,
+        serve(db, scheduler_tick=3600, scheduler_lease=4000, **shared) as back,
     ):
         _, headers = await front.user_with_key(tier="max")
         async with websockets.connect(

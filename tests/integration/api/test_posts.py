@@ -18,7 +18,7 @@ from syndic.db.engine import Database
 @pytest.fixture
 async def sandbox(db: Database) -> AsyncIterator[Server]:
     async with serve(
-        db, sandbox=True, run_scheduler=True, scheduler_tick=3600
+        db, sandbox=True, run_scheduler=True, scheduler_tick=3600, scheduler_lease=4000
     ) as running:
         yield running
 
