@@ -21,6 +21,7 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colours
 }
 
 
