@@ -29,7 +29,7 @@ from syndic.db.repo import media as media_rows
 from syndic.platforms.base import Draft, Media, PlatformError, Receipt
 from syndic.runtime import Runtime
 from syndic.scheduler.retry import GiveUp, RetryPolicy
-from syndic.services import media
+from syndic.services import accounts, media
 
 log = logging.getLogger(__name__)
 
@@ -297,9 +297,7 @@ class _Start:
 
     def credentials(self, rt: Runtime, delivery: Delivery) -> Mapping[str, Any] | None:
         sealed = self.sealed.get(delivery.platform)
-        if sealed is not None:
-            return rt.box.open(self.post.user_id, delivery.platform, sealed)
-        return rt.sandbox_credentials.get(delivery.platform)
+        return accounts.unseal(rt, self.post.user_id, delivery.platform, sealed)
 
 
 def _live(post: Post) -> bool:

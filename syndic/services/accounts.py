@@ -109,10 +109,11 @@ async def connected(rt: Runtime, user_id: str) -> set[str]:
     return stored | set(rt.sandbox_credentials)
 
 
-async def resolve(rt: Runtime, user_id: str, platform: str) -> dict[str, Any] | None:
-    """The credentials to publish with, or None when the user has none."""
-    async with rt.db.transaction() as session:
-        row = await accounts.get(session, user_id, platform)
-    if row is not None:
-        return rt.box.open(user_id, platform, row.ciphertext)
+def unseal(
+    rt: Runtime, user_id: str, platform: str, sealed: bytes | None
+) -> dict[str, Any] | None:
+    """The credentials to publish with: the user's own (`sealed`, as stored),
+    else the sandbox's emulator account, else None."""
+    if sealed is not None:
+        return rt.box.open(user_id, platform, sealed)
     return rt.sandbox_credentials.get(platform)

@@ -47,12 +47,6 @@ async def of_user(session: AsyncSession, user_id: str) -> Sequence[PlatformAccou
     return (await session.execute(query)).scalars().all()
 
 
-async def get(
-    session: AsyncSession, user_id: str, platform: str
-) -> PlatformAccount | None:
-    return await session.get(PlatformAccount, (user_id, platform))
-
-
 async def forget(session: AsyncSession, user_id: str, platform: str) -> bool:
     result = await session.execute(
         delete(PlatformAccount).where(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -70,7 +69,7 @@ async def ban(
     session: AsyncSession, user_id: str, *, reason: str, by: str, now: datetime
 ) -> bool:
     """Ban `user_id`; False if the user was already banned."""
-    if await session.get(Ban, user_id) is not None:
+    if await ban_of(session, user_id) is not None:
         return False
     session.add(Ban(user_id=user_id, reason=reason, banned_by=by, created_at=now))
     try:
@@ -84,16 +83,6 @@ async def ban(
 async def unban(session: AsyncSession, user_id: str) -> bool:
     result = await session.execute(delete(Ban).where(Ban.user_id == user_id))
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def is_banned(session: AsyncSession, user_id: str) -> bool:
-    return await session.get(Ban, user_id) is not None
-
-
-async def all_users(session: AsyncSession) -> Sequence[User]:
-    return (
-        (await session.execute(select(User).order_by(User.created_at))).scalars().all()
-    )
 
 
 async def ban_of(session: AsyncSession, user_id: str) -> Ban | None:
