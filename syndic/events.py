@@ -3,8 +3,8 @@
 On PostgreSQL each result is announced with `pg_notify` inside the
 transaction that records it, so it reaches the subscribers of every syndic
 process sharing the database (this one included) exactly when it is
-committed. On SQLite, where syndic is a single process, it goes straight to
-this process's subscribers.
+committed. On SQLite, where syndic is a single process, it goes to this
+process's subscribers once committed.
 """
 
 from __future__ import annotations
@@ -13,16 +13,23 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Text, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "syndic_events"
 QUEUE_SIZE = 256
+
+# one statement however many events a transaction announces
+_NOTIFY = text(
+    "SELECT pg_notify(:channel, payload) FROM unnest(:payloads) AS payload"
+).bindparams(bindparam("payloads", type_=ARRAY(Text)))
 
 
 class EventHub:
@@ -57,17 +64,25 @@ class EventHub:
             del self._queues[user_id]
 
     async def announce(
-        self, session: AsyncSession, user_id: str, event: dict[str, Any]
+        self, conn: AsyncConnection, events: Sequence[tuple[str, dict[str, Any]]]
     ) -> None:
-        """Make `event` known to `user_id`'s subscribers once `session` commits."""
-        if not self._remote:
-            self.publish(user_id, event)
+        """Within the transaction on `conn`: on PostgreSQL, hand `events`
+        (user id, event) to every process's subscribers when it commits."""
+        if not self._remote or not events:
             return
-        payload = json.dumps({"user_id": user_id, "event": event}, default=str)
-        await session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": payload},
-        )
+        payloads = [
+            json.dumps({"user_id": user_id, "event": event}, default=str)
+            for user_id, event in events
+        ]
+        await conn.execute(_NOTIFY, {"channel": CHANNEL, "payloads": payloads})
+
+    def committed(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """After the commit: on SQLite, hand `events` to this process's
+        subscribers (syndic is then the only process)."""
+        if self._remote:
+            return
+        for user_id, event in events:
+            self.publish(user_id, event)
 
     def publish(self, user_id: str, event: dict[str, Any]) -> None:
         for queue in self._queues.get(user_id, ()):

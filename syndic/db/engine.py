@@ -11,6 +11,7 @@ never outnumber the pool's connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -76,20 +78,24 @@ class Database:
         A database that cannot be reached raises `ServiceUnavailable`.
         """
         try:
-            async with self._turn(), self.sessions() as session, session.begin():
+            async with self.turn(), self.sessions() as session, session.begin():
                 yield session
         except _UNAVAILABLE as exc_:
             log.warning("database_unavailable", extra={"error": type(exc_).__name__})
             raise errors.ServiceUnavailable("the database is not answering") from exc_
 
     @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
+    async def turn(self) -> AsyncIterator[None]:
         # Transactions wait for their turn here, in the event loop. On SQLite
         # this replaces busy-waiting in driver threads, which under load
         # holds the write lock across loop delays and times out; on
         # PostgreSQL it keeps a burst from timing out in the pool queue.
         async with self._turns:
             yield
+
+    def kept_connection(self) -> KeptConnection:
+        """A connection of its own for a writer that commits often."""
+        return KeptConnection(self)
 
     async def ping(self) -> None:
         async with self.transaction() as session:
@@ -101,6 +107,48 @@ class Database:
     def _count(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if not statement.startswith("BEGIN"):
             self.statements += 1
+
+
+class KeptConnection:
+    """One connection held open for many short Core transactions.
+
+    A writer that commits hundreds of times a second (the publisher) spends
+    most of a short transaction on the pool checkout and the ORM session;
+    keeping one connection open skips both. On SQLite its transactions still
+    take their turn with the rest of the process (one writer at a time); on
+    PostgreSQL it never waits for the pool, which bursts of API requests may
+    have drained. A connection that fails is dropped and reopened on next use.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._connection: AsyncConnection | None = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """The connection inside one transaction, committed on success."""
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if self._db.is_sqlite:
+                    await stack.enter_async_context(self._db.turn())
+                connection = await self._connect()
+                async with connection.begin():
+                    yield connection
+        except _UNAVAILABLE as exc_:
+            await self.close()
+            log.warning("database_unavailable", extra={"error": type(exc_).__name__})
+            raise errors.ServiceUnavailable("the database is not answering") from exc_
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(*_UNAVAILABLE):
+                await connection.close()
+
+    async def _connect(self) -> AsyncConnection:
+        if self._connection is None or self._connection.closed:
+            self._connection = await self._db.engine.connect()
+        return self._connection
 
 
 def _refuse_nul(

@@ -1,14 +1,15 @@
 """Publishing one claimed post to its platforms, concurrently.
 
-The post's point of no return is one transaction: it checks the lease's
-fence, marks every platform still to do `publishing` (one more attempt
-each), and reads the user's credentials and media. Each platform's answer is
-then recorded under the same fence; a retry after a transient failure goes
-back through `pending` and its own point of no return. One platform's
+The post's point of no return checks the lease's fence, marks every
+platform still to do `publishing` (one more attempt each) and reads the
+user's credentials and media; `publish_started_at` is the instant it runs.
+Each platform's answer is then recorded under the same fence, the last one
+together with the post's final status; a retry after a transient failure
+goes back through `pending` and its own point of no return. One platform's
 failure, or a bug in its adapter, never stops the others.
 
-Every write here is retried while the database is briefly unavailable: a
-platform's answer, once received, must not be lost to a busy database.
+All these writes go through the publisher's `Writer`, which commits what
+is queued together.
 """
 
 from __future__ import annotations
@@ -16,27 +17,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from syndic import clock, errors, plans
-from syndic.db.models import Delivery, Post
-from syndic.db.repo import accounts as account_rows
-from syndic.db.repo import leases
-from syndic.db.repo import media as media_rows
+from syndic import plans
+from syndic.db.repo import publishing
 from syndic.platforms.base import Draft, Media, PlatformError, Receipt
 from syndic.runtime import Runtime
 from syndic.scheduler.retry import GiveUp, RetryPolicy
+from syndic.scheduler.writer import Round, Writer
 from syndic.services import accounts, media
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-T = TypeVar("T")
-
-WRITE_ATTEMPTS = 5
 
 
 class Publisher:
@@ -47,71 +41,55 @@ class Publisher:
         self.owner = owner
         self.policy = policy
         self._sleep = sleep
+        self.writer = Writer(rt.db, rt.events, owner, sleep)
 
     async def run(self, post_id: str, fence: int) -> str | None:
         """Publish the post held under `fence`; its final status, or None if it
         was no longer ours (cancelled, taken over, or its owner banned)."""
-        now = clock.now()
-
-        async def start(session: AsyncSession) -> _Start | None:
-            started = await leases.start_publishing(
-                session, post_id=post_id, owner=self.owner, fence=fence, now=now
-            )
-            if started is None:
-                return None
-            post, todo = started
-            stored = await account_rows.of_user(session, post.user_id)
-            files = await media_rows.of_user(session, post.user_id, post.media)
-            return _Start(post, todo, {a.platform: a.ciphertext for a in stored}, files)
-
-        begun = await self._write(start)
-        if begun is None:
+        started = await self.writer.start(publishing.Hold(post_id, fence))
+        if started is None:
             log.info("post_dropped", extra={"post_id": post_id, "fence": fence})
             return None
-        post = begun.post
+        lateness = started.started_at - started.release_at
         log.info(
             "post_publishing",
             extra={
                 "post_id": post_id,
-                "platforms": [d.platform for d in begun.todo],
-                "lateness_ms": round((now - post.release_at).total_seconds() * 1000, 3),
+                "platforms": [todo.platform for todo in started.todo],
+                "lateness_ms": round(lateness.total_seconds() * 1000, 3),
             },
         )
 
-        attached = media.for_adapters(begun.files)
-        await asyncio.gather(
-            *(
-                self._deliver(post, fence, d, attached, begun.credentials(self.rt, d))
-                for d in begun.todo
-            )
+        post = _Run(started)
+        if not started.todo:  # every platform was settled by an earlier holder
+            return await self._close(post)
+        attached = media.for_adapters(started.files)
+        closed = await asyncio.gather(
+            *(self._deliver(post, todo, attached) for todo in started.todo)
         )
-        return await self._finish(post, fence)
+        return next((status for status in closed if status is not None), None)
 
     async def _deliver(
-        self,
-        post: Post,
-        fence: int,
-        delivery: Delivery,
-        attached: tuple[Media, ...],
-        credentials: Mapping[str, Any] | None,
-    ) -> None:
-        platform = delivery.platform
+        self, post: _Run, todo: publishing.Todo, attached: tuple[Media, ...]
+    ) -> str | None:
+        """Call one platform until it answers for good; the post's final
+        status if this answer was its last and closed it."""
+        platform = todo.platform
         context = {"post_id": post.id, "platform": platform}
         adapter = self.rt.adapters.get(platform)
-        draft = _draft(post, platform, attached)
-        attempt = delivery.attempts  # the point of no return counted this one
+        credentials = accounts.unseal(self.rt, post.user_id, platform, todo.sealed)
+        attempt = todo.attempts  # the point of no return counted this one
 
         if adapter is None or credentials is None:
-            await self._record(
+            return await self._answer(
                 post,
-                fence,
-                delivery,
+                todo,
                 "failed",
                 code="account.not_connected",
                 error=f"no {platform} account is connected",
             )
-            return
 
+        draft = _draft(post.started, platform, attached)
         while True:
             started = time.perf_counter()
             try:
@@ -129,37 +107,27 @@ class Publisher:
                     },
                 )
                 if isinstance(decision, GiveUp):
-                    await self._record(
-                        post,
-                        fence,
-                        delivery,
-                        "failed",
-                        code=exc.code,
-                        error=decision.reason,
+                    return await self._answer(
+                        post, todo, "failed", code=exc.code, error=decision.reason
                     )
-                    return
-                await self._defer(post, fence, delivery, exc)
-                await self._sleep(decision.delay)
-                if not await self._begin(post, fence, delivery):
+                if not await self._retry_after(post, todo, exc, decision.delay):
                     log.warning("delivery_lease_lost", extra=context)
-                    return
+                    return None
                 attempt += 1
                 continue
             except Exception:  # an adapter bug: whether the platform acted is unknown
                 log.exception("adapter_crashed", extra=context)
-                await self._record(
+                return await self._answer(
                     post,
-                    fence,
-                    delivery,
+                    todo,
                     "unknown",
                     code="adapter_crashed",
                     error="the adapter failed unexpectedly; "
                     "check the account before posting again",
                 )
-                return
 
             log.info(
-                "platform_call",
+                "delivery_published",
                 extra={
                     **context,
                     "attempt": attempt,
@@ -167,153 +135,159 @@ class Publisher:
                     "remote_id": receipt.remote_id,
                 },
             )
-            await self._record(post, fence, delivery, "published", receipt=receipt)
-            return
+            return await self._answer(post, todo, "published", receipt=receipt)
 
-    async def _begin(self, post: Post, fence: int, delivery: Delivery) -> bool:
-        async def begin(session: AsyncSession) -> bool:
-            return await leases.begin_delivery(
-                session,
-                delivery_id=delivery.id,
-                post_id=post.id,
+    async def _retry_after(
+        self, post: _Run, todo: publishing.Todo, exc: PlatformError, delay: float
+    ) -> bool:
+        """Back to pending, wait, then through a new point of no return;
+        False if the lease was lost meanwhile."""
+        hold = post.started.hold
+
+        async def defer(round_: Round) -> bool:
+            return await publishing.defer(
+                round_.conn,
                 owner=self.owner,
-                fence=fence,
-                now=clock.now(),
-            )
-
-        return await self._write(begin)
-
-    async def _defer(
-        self, post: Post, fence: int, delivery: Delivery, exc: PlatformError
-    ) -> None:
-        async def defer(session: AsyncSession) -> bool:
-            return await leases.defer_delivery(
-                session,
-                delivery_id=delivery.id,
-                post_id=post.id,
-                owner=self.owner,
-                fence=fence,
+                hold=hold,
+                delivery_id=todo.delivery_id,
                 error_code=exc.code,
                 error=exc.message,
             )
 
-        await self._write(defer)
+        async def begin(round_: Round) -> bool:
+            return await publishing.begin(
+                round_.conn,
+                owner=self.owner,
+                hold=hold,
+                delivery_id=todo.delivery_id,
+                now=round_.now,
+            )
 
-    async def _record(
+        await self.writer.write(defer)
+        await self._sleep(delay)
+        return await self.writer.write(begin)
+
+    async def _answer(
         self,
-        post: Post,
-        fence: int,
-        delivery: Delivery,
+        post: _Run,
+        todo: publishing.Todo,
         status: str,
         *,
         receipt: Receipt | None = None,
         code: str | None = None,
         error: str | None = None,
-    ) -> None:
+    ) -> str | None:
+        """Record the platform's answer; the last one also closes the post."""
+        final = post.settle(status)
+        hold = post.started.hold
         event: dict[str, Any] = {
             "type": "delivery",
             "post_id": post.id,
-            "platform": delivery.platform,
+            "platform": todo.platform,
             "status": status,
             "remote_id": receipt.remote_id if receipt else None,
             "url": receipt.url if receipt else None,
             "error": None if error is None else {"code": code, "message": error},
         }
 
-        async def record(session: AsyncSession) -> bool:
-            recorded = await leases.record_delivery(
-                session,
-                delivery_id=delivery.id,
-                post_id=post.id,
+        async def record(round_: Round) -> tuple[bool, bool]:
+            recorded = await publishing.answer(
+                round_.conn,
                 owner=self.owner,
-                fence=fence,
+                hold=hold,
+                delivery_id=todo.delivery_id,
                 status=status,
-                now=clock.now(),
+                now=round_.now,
                 remote_id=event["remote_id"],
                 url=event["url"],
                 error_code=code,
                 error=error,
             )
-            if recorded and _live(post):
-                await self.rt.events.announce(session, post.user_id, event)
-            return recorded
+            if recorded and post.live:
+                round_.announce(post.user_id, event)
+            closed = (
+                recorded
+                and final is not None
+                and await self._close_in(round_, post, final)
+            )
+            return recorded, closed
 
-        if not await self._write(record):
+        recorded, closed = await self.writer.write(record)
+        if not recorded:
             # the lease was taken over while the call was in flight; the new
             # holder has marked this platform `unknown`
             log.warning(
                 "delivery_result_fenced_out",
                 extra={
                     "post_id": post.id,
-                    "platform": delivery.platform,
+                    "platform": todo.platform,
                     "status": status,
                     "remote_id": event["remote_id"],
                 },
             )
+        return _closed(post, final if closed else None)
 
-    async def _finish(self, post: Post, fence: int) -> str | None:
-        async def finish(session: AsyncSession) -> str | None:
-            status = await leases.finish(
-                session, post_id=post.id, owner=self.owner, fence=fence, now=clock.now()
-            )
-            if status is not None and _live(post):
-                event = {"type": "post", "post_id": post.id, "status": status}
-                await self.rt.events.announce(session, post.user_id, event)
-            return status
+    async def _close(self, post: _Run) -> str | None:
+        final = post.final()
 
-        status = await self._write(finish)
-        if status is not None:
-            log.info("post_finished", extra={"post_id": post.id, "status": status})
-        return status
+        async def close(round_: Round) -> bool:
+            return await self._close_in(round_, post, final)
 
-    async def _write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run `work` in a transaction, again while the database is unavailable."""
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                async with self.rt.db.transaction() as session:
-                    return await work(session)
-            except errors.ServiceUnavailable:
-                if attempt == WRITE_ATTEMPTS:
-                    raise
-                log.warning("publish_write_retry", extra={"attempt": attempt})
-                await self._sleep(0.2 * 2**attempt)
-        raise AssertionError("unreachable")
+        return _closed(post, final if await self.writer.write(close) else None)
+
+    async def _close_in(self, round_: Round, post: _Run, final: str) -> bool:
+        closed = await publishing.close(
+            round_.conn,
+            owner=self.owner,
+            hold=post.started.hold,
+            status=final,
+            now=round_.now,
+        )
+        if closed and post.live:
+            event = {"type": "post", "post_id": post.id, "status": final}
+            round_.announce(post.user_id, event)
+        return closed
 
 
-class _Start:
-    """What the point of no return read: the post, its work, its secrets."""
+class _Run:
+    """A post being published: the platforms' states as they settle."""
 
-    def __init__(
-        self,
-        post: Post,
-        todo: list[Delivery],
-        sealed: dict[str, bytes],
-        files: list[Any],
-    ) -> None:
-        self.post = post
-        self.todo = todo
-        self.sealed = sealed
-        self.files = files
+    def __init__(self, started: publishing.Started) -> None:
+        self.started = started
+        self.id = started.hold.post_id
+        self.user_id = started.user_id
+        self.live = plans.plan_for(started.tier).live_results
+        self._states = list(started.settled)
+        self._open = len(started.todo)
 
-    def credentials(self, rt: Runtime, delivery: Delivery) -> Mapping[str, Any] | None:
-        sealed = self.sealed.get(delivery.platform)
-        return accounts.unseal(rt, self.post.user_id, delivery.platform, sealed)
+    def settle(self, status: str) -> str | None:
+        """One platform is done; the post's final status if it was the last."""
+        self._states.append(status)
+        self._open -= 1
+        return self.final() if self._open == 0 else None
+
+    def final(self) -> str:
+        return publishing.final_status(self._states)
 
 
-def _live(post: Post) -> bool:
-    return plans.plan_for(post.tier).live_results
+def _closed(post: _Run, status: str | None) -> str | None:
+    if status is not None:
+        log.info("post_finished", extra={"post_id": post.id, "status": status})
+    return status
 
 
 def _since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _draft(post: Post, platform: str, attached: tuple[Media, ...]) -> Draft:
+def _draft(
+    post: publishing.Started, platform: str, attached: tuple[Media, ...]
+) -> Draft:
     texts: dict[str, str] = post.options.get("texts", {})
     per_platform: dict[str, Any] = post.options.get("per_platform", {})
     return Draft(
         text=texts.get(platform, post.text),
         options=per_platform.get(platform, {}),
         media=attached,
-        idempotency_key=f"{post.id}:{platform}",
+        idempotency_key=f"{post.hold.post_id}:{platform}",
     )

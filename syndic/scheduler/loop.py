@@ -112,6 +112,7 @@ class Scheduler:
             released = await leases.release(session, owner=self.owner, now=clock.now())
         if self._inflight:
             await asyncio.wait(self._inflight, timeout=grace)
+        await self.publisher.writer.close()
         log.info(
             "scheduler_stopped",
             extra={

@@ -13,6 +13,7 @@ import io
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from PIL import Image, UnidentifiedImageError
 
@@ -134,7 +135,20 @@ async def resolve(
     return files
 
 
-def for_adapters(files: Sequence[MediaFile]) -> tuple[Media, ...]:
+class Stored(Protocol):
+    """A stored media file as adapters need it (a row or a loaded copy)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def alt(self) -> str: ...
+
+
+def for_adapters(files: Sequence[Stored]) -> tuple[Media, ...]:
     return tuple(
         Media(
             content_type=f.content_type,

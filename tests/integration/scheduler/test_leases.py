@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syndic import clock
 from syndic.db.engine import Database
 from syndic.db.models import Post
-from syndic.db.repo import leases, posts, users
+from syndic.db.repo import leases, posts, publishing, users
+
+T = TypeVar("T")
 
 
 async def pending_post(db: Database, *, due_in: float = 0.0) -> str:
@@ -74,16 +80,60 @@ async def test_a_lapsed_lease_is_taken_back_with_a_higher_fence(db: Database) ->
     assert second.fence == first.fence + 1
 
 
+async def in_transaction(
+    db: Database, work: Callable[[AsyncConnection], Awaitable[T]]
+) -> T:
+    """`work` in one transaction on a kept connection, as the publisher writes."""
+    kept = db.kept_connection()
+    try:
+        async with kept.transaction() as conn:
+            return await work(conn)
+    finally:
+        await kept.close()
+
+
+async def start(
+    db: Database, owner: str, *held: leases.Claim
+) -> dict[str, publishing.Started]:
+    return await in_transaction(
+        db,
+        lambda conn: publishing.start(
+            conn,
+            owner=owner,
+            holds=[publishing.Hold(c.post_id, c.fence) for c in held],
+            now=clock.now(),
+        ),
+    )
+
+
 async def test_writes_under_an_old_fence_change_nothing(db: Database) -> None:
-    post_id = await pending_post(db)
+    await pending_post(db)
     [old] = await claim(db, "a", lease=1)
     await claim(db, "b", now_shift=5)
 
+    assert await start(db, "a", old) == {}
+
+
+async def test_one_point_of_no_return_starts_every_post_still_held(
+    db: Database,
+) -> None:
+    ours = [await pending_post(db) for _ in range(3)]
+    lost = await pending_post(db)
+    held = await claim(db, "a")
     async with db.transaction() as session:
-        started = await leases.start_publishing(
-            session, post_id=post_id, owner="a", fence=old.fence, now=clock.now()
+        await posts.cancel(
+            session,
+            lost,
+            (await posts.view(session, lost)).post.user_id,  # type: ignore[union-attr]
+            clock.now(),
         )
-    assert started is None
+
+    started = await start(db, "a", *held)
+
+    assert sorted(started) == sorted(ours)
+    for post in started.values():
+        assert [(t.platform, t.attempts) for t in post.todo] == [("bluesky", 1)]
+        assert post.started_at >= post.release_at
 
 
 async def test_a_call_in_flight_when_the_lease_lapsed_becomes_unknown_and_is_not_resent(
@@ -91,42 +141,36 @@ async def test_a_call_in_flight_when_the_lease_lapsed_becomes_unknown_and_is_not
 ) -> None:
     post_id = await pending_post(db)
     [old] = await claim(db, "a", lease=1)
-    async with db.transaction() as session:
-        started = await leases.start_publishing(
-            session, post_id=post_id, owner="a", fence=old.fence, now=clock.now()
-        )
-        assert started is not None
-        _, [delivery] = started
-        assert (delivery.status, delivery.attempts) == ("publishing", 1)
+    [delivery] = (await start(db, "a", old))[post_id].todo
+    assert delivery.attempts == 1
     # "a" dies here, after the platform call was sent and before its answer was recorded
 
     [new] = await claim(db, "b", now_shift=5)
-    async with db.transaction() as session:
-        restarted = await leases.start_publishing(
-            session, post_id=post_id, owner="b", fence=new.fence, now=clock.now()
-        )
-    assert restarted is not None
-    _, todo = restarted
-    assert todo == []
+    restarted = (await start(db, "b", new))[post_id]
+    assert (restarted.todo, restarted.settled) == ([], ["unknown"])
 
-    async with db.transaction() as session:
-        late = await leases.record_delivery(
-            session,
-            delivery_id=delivery.id,
-            post_id=post_id,
+    async def late_answer_then_close(conn: AsyncConnection) -> tuple[bool, bool]:
+        late = await publishing.answer(
+            conn,
             owner="a",
-            fence=old.fence,
+            hold=publishing.Hold(post_id, old.fence),
+            delivery_id=delivery.delivery_id,
             status="published",
             now=clock.now(),
             remote_id="at://late",
         )
-        assert late is False
-        assert (
-            await leases.finish(
-                session, post_id=post_id, owner="b", fence=new.fence, now=clock.now()
-            )
-            == "failed"
+        closed = await publishing.close(
+            conn,
+            owner="b",
+            hold=publishing.Hold(post_id, new.fence),
+            status="failed",
+            now=clock.now(),
         )
+        return late, closed
+
+    assert await in_transaction(db, late_answer_then_close) == (False, True)
+    async with db.transaction() as session:
+        assert (await posts.view(session, post_id)).post.status == "failed"  # type: ignore[union-attr]
         [row] = await posts.deliveries(session, post_id)
     assert (row.status, row.error_code, row.attempts) == (
         "unknown",
@@ -141,10 +185,7 @@ async def test_cancel_and_point_of_no_return_exclude_each_other(db: Database) ->
     async with db.transaction() as session:
         user_id = (await posts.view(session, post_id)).post.user_id  # type: ignore[union-attr]
 
-    async with db.transaction() as session:
-        assert await leases.start_publishing(
-            session, post_id=post_id, owner="a", fence=held.fence, now=clock.now()
-        )
+    assert await start(db, "a", held)
     async with db.transaction() as session:
         assert await posts.cancel(session, post_id, user_id, clock.now()) is None
 
@@ -153,19 +194,29 @@ async def test_release_hands_back_only_posts_not_yet_started(db: Database) -> No
     waiting = await pending_post(db, due_in=30)
     started = await pending_post(db)
     claims = {c.post_id: c for c in await claim(db, "a")}
-    async with db.transaction() as session:
-        await leases.start_publishing(
-            session,
-            post_id=started,
-            owner="a",
-            fence=claims[started].fence,
-            now=clock.now(),
-        )
+    await start(db, "a", claims[started])
 
     async with db.transaction() as session:
         assert await leases.release(session, owner="a", now=clock.now()) == 1
         assert (await posts.view(session, waiting)).post.status == "pending"  # type: ignore[union-attr]
         assert (await posts.view(session, started)).post.status == "dispatched"  # type: ignore[union-attr]
+
+
+async def test_a_post_is_not_closed_while_a_platform_is_open(db: Database) -> None:
+    post_id = await pending_post(db)
+    [held] = await claim(db, "a")
+    await start(db, "a", held)
+
+    async def close(conn: AsyncConnection) -> bool:
+        return await publishing.close(
+            conn,
+            owner="a",
+            hold=publishing.Hold(post_id, held.fence),
+            status="published",
+            now=clock.now(),
+        )
+
+    assert await in_transaction(db, close) is False
 
 
 async def test_a_banned_users_posts_wait_until_the_ban_is_lifted(db: Database) -> None:

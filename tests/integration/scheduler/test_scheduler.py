@@ -10,7 +10,7 @@ from support.fakes import FakeAdapter
 
 from syndic import clock, errors
 from syndic.db.models import Post, User
-from syndic.db.repo import leases, quotas, users
+from syndic.db.repo import leases, publishing, quotas, users
 from syndic.db.repo import posts as post_rows
 from syndic.platforms.base import CredentialsRejected, TransientError
 from syndic.runtime import Runtime
@@ -224,7 +224,7 @@ async def test_a_failed_status_write_after_the_platform_answered_does_not_post_t
     rt: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = await make_user(rt)
-    real = leases.record_delivery
+    real = publishing.answer
     failures = iter([errors.ServiceUnavailable("database hiccup")])
 
     async def flaky(*args: object, **kwargs: object) -> bool:
@@ -233,7 +233,7 @@ async def test_a_failed_status_write_after_the_platform_answered_does_not_post_t
             raise failure
         return await real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(leases, "record_delivery", flaky)
+    monkeypatch.setattr(publishing, "answer", flaky)
     scheduler = await start(rt)
     try:
         post, _ = await posts.schedule(rt, user, posts.PostRequest("once", ["discord"]))
@@ -262,18 +262,19 @@ async def test_cancel_racing_the_point_of_no_return_has_one_winner(rt: Runtime) 
             )
         assert claim is not None
 
-        async def start_publishing(
-            post: Post = post, claim: leases.Claim = claim
-        ) -> bool:
-            async with rt.db.transaction() as session:
-                started = await leases.start_publishing(
-                    session,
-                    post_id=post.id,
-                    owner="me",
-                    fence=claim.fence,
-                    now=clock.now(),
-                )
-            return started is not None
+        async def start_publishing(claim: leases.Claim = claim) -> bool:
+            kept = rt.db.kept_connection()
+            try:
+                async with kept.transaction() as conn:
+                    started = await publishing.start(
+                        conn,
+                        owner="me",
+                        holds=[publishing.Hold(claim.post_id, claim.fence)],
+                        now=clock.now(),
+                    )
+            finally:
+                await kept.close()
+            return bool(started)
 
         async def cancel(post: Post = post) -> bool:
             try:
