@@ -19,7 +19,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+from syndic.db.kept import CoreConnection
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class EventHub:
             del self._queues[user_id]
 
     async def announce(
-        self, conn: AsyncConnection, events: Sequence[tuple[str, dict[str, Any]]]
+        self, conn: CoreConnection, events: Sequence[tuple[str, dict[str, Any]]]
     ) -> None:
         """Within the transaction on `conn`: on PostgreSQL, hand `events`
         (user id, event) to every process's subscribers when it commits."""

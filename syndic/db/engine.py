@@ -11,16 +11,14 @@ never outnumber the pool's connections.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, exc, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -32,7 +30,7 @@ from syndic import config, errors
 log = logging.getLogger(__name__)
 
 # a pool with no free connection in time counts as the database not answering
-_UNAVAILABLE = (
+UNAVAILABLE = (
     exc.OperationalError,
     exc.InterfaceError,
     exc.TimeoutError,
@@ -60,12 +58,15 @@ class Database:
         # SQLite: one writer; PostgreSQL: no more transactions than connections
         self._turns = asyncio.Semaphore(1 if self.is_sqlite else 2 * pool_size)
 
-        sync_engine = self.engine.sync_engine
-        event.listen(sync_engine, "before_cursor_execute", self._count)
-        event.listen(sync_engine, "before_cursor_execute", _refuse_nul)
+        self.instrument(self.engine.sync_engine)
+
+    def instrument(self, engine: Engine) -> None:
+        """Count statements, refuse NUL text and set SQLite up on `engine`."""
+        event.listen(engine, "before_cursor_execute", self._count)
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
         if self.is_sqlite:
-            event.listen(sync_engine, "connect", _sqlite_connect)
-            event.listen(sync_engine, "begin", _sqlite_begin)
+            event.listen(engine, "connect", _sqlite_connect)
+            event.listen(engine, "begin", _sqlite_begin)
 
     @property
     def dialect(self) -> str:
@@ -80,7 +81,7 @@ class Database:
         try:
             async with self.turn(), self.sessions() as session, session.begin():
                 yield session
-        except _UNAVAILABLE as exc_:
+        except UNAVAILABLE as exc_:
             log.warning("database_unavailable", extra={"error": type(exc_).__name__})
             raise errors.ServiceUnavailable("the database is not answering") from exc_
 
@@ -93,10 +94,6 @@ class Database:
         async with self._turns:
             yield
 
-    def kept_connection(self) -> KeptConnection:
-        """A connection of its own for a writer that commits often."""
-        return KeptConnection(self)
-
     async def ping(self) -> None:
         async with self.transaction() as session:
             await session.execute(text("SELECT 1"))
@@ -107,48 +104,6 @@ class Database:
     def _count(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if not statement.startswith("BEGIN"):
             self.statements += 1
-
-
-class KeptConnection:
-    """One connection held open for many short Core transactions.
-
-    A writer that commits hundreds of times a second (the publisher) spends
-    most of a short transaction on the pool checkout and the ORM session;
-    keeping one connection open skips both. On SQLite its transactions still
-    take their turn with the rest of the process (one writer at a time); on
-    PostgreSQL it never waits for the pool, which bursts of API requests may
-    have drained. A connection that fails is dropped and reopened on next use.
-    """
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._connection: AsyncConnection | None = None
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """The connection inside one transaction, committed on success."""
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                if self._db.is_sqlite:
-                    await stack.enter_async_context(self._db.turn())
-                connection = await self._connect()
-                async with connection.begin():
-                    yield connection
-        except _UNAVAILABLE as exc_:
-            await self.close()
-            log.warning("database_unavailable", extra={"error": type(exc_).__name__})
-            raise errors.ServiceUnavailable("the database is not answering") from exc_
-
-    async def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(*_UNAVAILABLE):
-                await connection.close()
-
-    async def _connect(self) -> AsyncConnection:
-        if self._connection is None or self._connection.closed:
-            self._connection = await self._db.engine.connect()
-        return self._connection
 
 
 def _refuse_nul(

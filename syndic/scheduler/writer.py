@@ -23,10 +23,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from syndic import clock, errors
 from syndic.db.engine import Database
+from syndic.db.kept import CoreConnection, KeptConnection
 from syndic.db.repo import publishing
 from syndic.events import EventHub
 
@@ -41,7 +40,7 @@ ATTEMPTS = 5  # per group while the database is unavailable
 class Round:
     """One transaction: its connection, its instant, the events it announces."""
 
-    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+    def __init__(self, conn: CoreConnection, now: datetime) -> None:
         self.conn = conn
         self.now = now
         self.events: list[tuple[str, dict[str, Any]]] = []
@@ -65,7 +64,7 @@ class Writer:
     def __init__(
         self, db: Database, events: EventHub, owner: str, sleep: Sleep = asyncio.sleep
     ) -> None:
-        self._connection = db.kept_connection()
+        self._connection = KeptConnection(db)
         self._events = events
         self._owner = owner
         self._sleep = sleep

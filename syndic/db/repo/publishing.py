@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, exists, func, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from syndic.db.kept import CoreConnection
 from syndic.db.models import (
     Ban,
     Base,
@@ -217,7 +217,7 @@ _CLOSE = (
 
 
 async def start(
-    conn: AsyncConnection, *, owner: str, holds: Sequence[Hold], now: datetime
+    conn: CoreConnection, *, owner: str, holds: Sequence[Hold], now: datetime
 ) -> dict[str, Started]:
     """The point of no return of every post in `holds` still ours, in a few
     statements whatever their number; posts no longer ours (or whose owner
@@ -253,12 +253,14 @@ async def start(
 
     todo: dict[str, list[Todo]] = {p.id: [] for p in posts}
     settled: dict[str, list[str]] = {p.id: [] for p in posts}
-    for delivery_id, post_id, platform, status, attempts in sorted(rows):
-        if status == "publishing":  # it was pending: ours to call now
-            ciphertext = sealed.get((user_of[post_id], platform))
-            todo[post_id].append(Todo(delivery_id, platform, attempts, ciphertext))
+    for row in sorted(rows.all()):
+        if row.status == "publishing":  # it was pending: ours to call now
+            ciphertext = sealed.get((user_of[row.post_id], row.platform))
+            todo[row.post_id].append(
+                Todo(row.id, row.platform, row.attempts, ciphertext)
+            )
         else:
-            settled[post_id].append(status)
+            settled[row.post_id].append(row.status)
     return {
         p.id: Started(
             hold=Hold(p.id, p.fence),
@@ -277,14 +279,14 @@ async def start(
 
 
 async def _sealed(
-    conn: AsyncConnection, user_ids: set[str]
+    conn: CoreConnection, user_ids: set[str]
 ) -> dict[tuple[str, str], bytes]:
     """The users' stored credentials, sealed, by user and platform."""
     rows = await conn.execute(_SEALED, {"b_users": sorted(user_ids)})
-    return {(user_id, platform): sealed for user_id, platform, sealed in rows}
+    return {(row.user_id, row.platform): row.ciphertext for row in rows}
 
 
-async def _files(conn: AsyncConnection, posts: Sequence[Any]) -> dict[str, list[File]]:
+async def _files(conn: CoreConnection, posts: Sequence[Any]) -> dict[str, list[File]]:
     """Each post's media files, in the post's order; its owner's files only."""
     wanted = sorted({media_id for p in posts for media_id in p.media})
     if not wanted:
@@ -301,7 +303,7 @@ async def _files(conn: AsyncConnection, posts: Sequence[Any]) -> dict[str, list[
 
 
 async def begin(
-    conn: AsyncConnection, *, owner: str, hold: Hold, delivery_id: int, now: datetime
+    conn: CoreConnection, *, owner: str, hold: Hold, delivery_id: int, now: datetime
 ) -> bool:
     """A platform's point of no return on a retry: `publishing`, one more attempt."""
     params = {**_hold(owner, hold), "b_delivery": delivery_id, "now": now}
@@ -309,7 +311,7 @@ async def begin(
 
 
 async def answer(
-    conn: AsyncConnection,
+    conn: CoreConnection,
     *,
     owner: str,
     hold: Hold,
@@ -336,7 +338,7 @@ async def answer(
 
 
 async def defer(
-    conn: AsyncConnection,
+    conn: CoreConnection,
     *,
     owner: str,
     hold: Hold,
@@ -355,7 +357,7 @@ async def defer(
 
 
 async def close(
-    conn: AsyncConnection, *, owner: str, hold: Hold, status: str, now: datetime
+    conn: CoreConnection, *, owner: str, hold: Hold, status: str, now: datetime
 ) -> bool:
     """End the lease with the post's final `status`; refused while the lease
     is not ours or a platform of the post is still open."""

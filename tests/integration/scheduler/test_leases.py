@@ -6,10 +6,9 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from syndic import clock
 from syndic.db.engine import Database
+from syndic.db.kept import CoreConnection, KeptConnection
 from syndic.db.models import Post
 from syndic.db.repo import leases, posts, publishing, users
 
@@ -81,10 +80,10 @@ async def test_a_lapsed_lease_is_taken_back_with_a_higher_fence(db: Database) ->
 
 
 async def in_transaction(
-    db: Database, work: Callable[[AsyncConnection], Awaitable[T]]
+    db: Database, work: Callable[[CoreConnection], Awaitable[T]]
 ) -> T:
     """`work` in one transaction on a kept connection, as the publisher writes."""
-    kept = db.kept_connection()
+    kept = KeptConnection(db)
     try:
         async with kept.transaction() as conn:
             return await work(conn)
@@ -149,7 +148,7 @@ async def test_a_call_in_flight_when_the_lease_lapsed_becomes_unknown_and_is_not
     restarted = (await start(db, "b", new))[post_id]
     assert (restarted.todo, restarted.settled) == ([], ["unknown"])
 
-    async def late_answer_then_close(conn: AsyncConnection) -> tuple[bool, bool]:
+    async def late_answer_then_close(conn: CoreConnection) -> tuple[bool, bool]:
         late = await publishing.answer(
             conn,
             owner="a",
@@ -207,7 +206,7 @@ async def test_a_post_is_not_closed_while_a_platform_is_open(db: Database) -> No
     [held] = await claim(db, "a")
     await start(db, "a", held)
 
-    async def close(conn: AsyncConnection) -> bool:
+    async def close(conn: CoreConnection) -> bool:
         return await publishing.close(
             conn,
             owner="a",

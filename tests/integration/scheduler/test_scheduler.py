@@ -9,6 +9,7 @@ import pytest
 from support.fakes import FakeAdapter
 
 from syndic import clock, errors
+from syndic.db.kept import KeptConnection
 from syndic.db.models import Post, User
 from syndic.db.repo import leases, publishing, quotas, users
 from syndic.db.repo import posts as post_rows
@@ -263,7 +264,7 @@ async def test_cancel_racing_the_point_of_no_return_has_one_winner(rt: Runtime) 
         assert claim is not None
 
         async def start_publishing(claim: leases.Claim = claim) -> bool:
-            kept = rt.db.kept_connection()
+            kept = KeptConnection(rt.db)
             try:
                 async with kept.transaction() as conn:
                     started = await publishing.start(
