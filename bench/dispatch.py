@@ -144,6 +144,9 @@ async def _lateness(
             )
         return pending == 0
 
+    # no polling while posts come due: the harness's queries would share the
+    # measured loop
+    await asyncio.sleep(max(0.0, (due[-1] - clock.now()).total_seconds()) + 1)
     done = await until(finished, within)
     await scheduler.stop()
     rt.scheduler = None

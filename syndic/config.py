@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     reconcile_interval: float = Field(default=6 * 3600.0, gt=0)  # seconds
     platform_timeout: float = Field(default=15.0, gt=0)
     publish_max_attempts: int = Field(default=4, ge=1)
+    # helper processes making the platform calls, so that the scheduler's own
+    # loop keeps exact time; 0 makes them in the scheduler's process
+    publish_processes: int = Field(default=1, ge=0, le=64)
     media_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
 
     log_level: str = "INFO"

@@ -29,6 +29,7 @@ class Runtime:
     adapters: dict[str, Adapter]
     events: EventHub
     sandbox_credentials: dict[str, dict[str, Any]] = field(default_factory=dict)
+    emulator_root: str | None = None  # where the sandbox's emulators answer
     recorder: Recorder | None = None
     scheduler: Scheduler | None = None
     last_used: LastUsed | None = None
@@ -48,11 +49,7 @@ def build(
 
     A `db` passed in stays open when the runtime closes.
     """
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.platform_timeout, connect=5.0),
-        headers={"User-Agent": "syndic/0.1 (self-hosted publishing backend)"},
-        follow_redirects=False,
-    )
+    http = platform_client(settings)
     sandbox = settings.sandbox and emulator_root is not None
     if sandbox and "lemon_base_url" not in settings.model_fields_set:
         settings = settings.model_copy(
@@ -72,4 +69,14 @@ def build(
         ),
         events=events,
         sandbox_credentials=registry.sandbox_credentials() if sandbox else {},
+        emulator_root=emulator_root if sandbox else None,
+    )
+
+
+def platform_client(settings: Settings) -> httpx.AsyncClient:
+    """The HTTP client adapters call their platforms with."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.platform_timeout, connect=5.0),
+        headers={"User-Agent": "syndic/0.1 (self-hosted publishing backend)"},
+        follow_redirects=False,
     )

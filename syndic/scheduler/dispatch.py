@@ -24,6 +24,7 @@ from syndic import plans
 from syndic.db.repo import publishing
 from syndic.platforms.base import Draft, Media, PlatformError, Receipt
 from syndic.runtime import Runtime
+from syndic.scheduler.couriers import CourierLost, Couriers
 from syndic.scheduler.retry import GiveUp, RetryPolicy
 from syndic.scheduler.writer import Round, Writer
 from syndic.services import accounts, media
@@ -42,6 +43,7 @@ class Publisher:
         self.policy = policy
         self._sleep = sleep
         self.writer = Writer(rt.db, rt.events, owner, sleep)
+        self.couriers: Couriers | None = None  # else calls are made in this process
 
     async def run(self, post_id: str, fence: int) -> str | None:
         """Publish the post held under `fence`; its final status, or None if it
@@ -93,7 +95,10 @@ class Publisher:
         while True:
             started = time.perf_counter()
             try:
-                receipt = await adapter.publish(draft, credentials)
+                if self.couriers is not None:
+                    receipt = await self.couriers.publish(platform, draft, credentials)
+                else:
+                    receipt = await adapter.publish(draft, credentials)
             except PlatformError as exc:
                 decision = self.policy.decide(attempt, exc)
                 log.warning(
@@ -115,6 +120,16 @@ class Publisher:
                     return None
                 attempt += 1
                 continue
+            except CourierLost:
+                log.warning("courier_lost", extra=context)
+                return await self._answer(
+                    post,
+                    todo,
+                    "unknown",
+                    code="courier_lost",
+                    error="the process making this call stopped during it; "
+                    "check the account before posting again",
+                )
             except Exception:  # an adapter bug: whether the platform acted is unknown
                 log.exception("adapter_crashed", extra=context)
                 return await self._answer(

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from syndic import clock, plans
 from syndic.db.repo import leases
 from syndic.runtime import Runtime
+from syndic.scheduler.couriers import Couriers
 from syndic.scheduler.dispatch import Publisher
 from syndic.scheduler.retry import RetryPolicy
 from syndic.scheduler.timers import TimerQueue
@@ -80,6 +81,13 @@ class Scheduler:
         return self._stopping.is_set()
 
     async def start(self) -> None:
+        processes = self.rt.settings.publish_processes
+        if processes:
+            couriers = Couriers(
+                self.rt.settings, size=processes, emulator_root=self.rt.emulator_root
+            )
+            await couriers.start()
+            self.publisher.couriers = couriers
         if self.rt.db.is_sqlite:
             # the file is locked to this process: other owners are dead
             async with self.rt.db.transaction() as session:
@@ -113,6 +121,8 @@ class Scheduler:
         if self._inflight:
             await asyncio.wait(self._inflight, timeout=grace)
         await self.publisher.writer.close()
+        if self.publisher.couriers is not None:
+            await self.publisher.couriers.close()
         log.info(
             "scheduler_stopped",
             extra={

@@ -1,25 +1,29 @@
-"""The publisher's writes, committed in groups on a connection of its own.
+"""The publisher's writes, committed in groups on connections of their own.
 
-Every write of publishing (a post's point of no return, a platform's
-answer, a retry's deferral) is queued here. One transaction at a time takes
-everything queued: while it runs, the next group gathers. At a steady rate a
-group is one write and waits for nothing; in a burst the groups grow, and a
-thousand posts due in the same second pass their points of no return in a
-few statements instead of a thousand transactions.
+Every write of publishing is queued in one of two lanes, each with its own
+kept connection. One transaction at a time takes everything its lane has
+queued; while it runs, the next group gathers. At a steady rate a group is
+one write and waits for nothing; in a burst the groups grow, and a thousand
+posts due in the same second pass their points of no return in a few
+statements instead of a thousand transactions.
 
-Points of no return go first in each transaction and share its statements
-(`publishing.start`); other writes run one after the other. Live results the
-writes announce go out with the commit. A group the database cannot take
-right now is tried again with a pause (an answer, once received, must not be
-lost to a busy database); a group that fails for any other reason is split,
-so one bad write fails alone.
+- The start lane holds the points of no return, whose instant is each
+  post's publish start: they never wait behind other writes (on
+  PostgreSQL; on SQLite every write of the process takes its turn).
+- The write lane holds everything else: a platform's answer (with the
+  post's close, for the last one) and a retry's deferral and new start.
+
+Live results the writes announce go out with the commit. A group the
+database cannot take right now is tried again with a pause (an answer, once
+received, must not be lost to a busy database); a group that fails for any
+other reason is split, so one bad write fails alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -32,6 +36,8 @@ from syndic.events import EventHub
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+W = TypeVar("W")
+R = TypeVar("R")
 Sleep = Callable[[float], Awaitable[None]]
 
 ATTEMPTS = 5  # per group while the database is unavailable
@@ -52,36 +58,69 @@ class Round:
 Write = Callable[[Round], Awaitable[T]]
 
 
-class _Queued(Generic[T]):
-    __slots__ = ("future", "work")
-
-    def __init__(self, work: T, future: asyncio.Future[Any]) -> None:
-        self.work = work
-        self.future = future
-
-
 class Writer:
     def __init__(
         self, db: Database, events: EventHub, owner: str, sleep: Sleep = asyncio.sleep
     ) -> None:
-        self._connection = KeptConnection(db)
-        self._events = events
         self._owner = owner
-        self._sleep = sleep
-        self._starts: list[_Queued[publishing.Hold]] = []
-        self._writes: list[_Queued[Write[Any]]] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._starts: _Lane[publishing.Hold, publishing.Started | None] = _Lane(
+            "start", db, events, sleep, self._start_all
+        )
+        self._writes: _Lane[Write[Any], Any] = _Lane(
+            "write", db, events, sleep, _write_all
+        )
 
     async def start(self, hold: publishing.Hold) -> publishing.Started | None:
         """Pass the post's point of no return; None if it is no longer ours."""
-        future: asyncio.Future[publishing.Started | None] = self._queue()
-        self._starts.append(_Queued(hold, future))
-        return await future
+        return await self._starts.submit(hold)
 
     async def write(self, work: Write[T]) -> T:
         """Run `work` in the next transaction; its result once committed."""
-        future: asyncio.Future[T] = self._queue()
-        self._writes.append(_Queued(work, future))
+        result: T = await self._writes.submit(work)
+        return result
+
+    async def close(self) -> None:
+        await asyncio.gather(self._starts.close(), self._writes.close())
+
+    async def _start_all(
+        self, round_: Round, holds: Sequence[publishing.Hold]
+    ) -> list[publishing.Started | None]:
+        started = await publishing.start(
+            round_.conn, owner=self._owner, holds=holds, now=round_.now
+        )
+        return [started.get(hold.post_id) for hold in holds]
+
+
+async def _write_all(round_: Round, works: Sequence[Write[Any]]) -> list[Any]:
+    return [await work(round_) for work in works]
+
+
+class _Lane(Generic[W, R]):
+    """A queue drained one transaction at a time on a connection of its own."""
+
+    def __init__(
+        self,
+        name: str,
+        db: Database,
+        events: EventHub,
+        sleep: Sleep,
+        run: Callable[[Round, Sequence[W]], Awaitable[list[R]]],
+    ) -> None:
+        self._name = name
+        self._connection = KeptConnection(db)
+        self._events = events
+        self._sleep = sleep
+        self._run = run
+        self._queue: list[tuple[W, asyncio.Future[R]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def submit(self, work: W) -> R:
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(
+                self._drain(), name=f"syndic-writer-{self._name}"
+            )
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((work, future))
         return await future
 
     async def close(self) -> None:
@@ -89,79 +128,55 @@ class Writer:
             await asyncio.wait([self._drainer])
         await self._connection.close()
 
-    def _queue(self) -> asyncio.Future[Any]:
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain(), name="syndic-writer")
-        return asyncio.get_running_loop().create_future()
-
     async def _drain(self) -> None:
-        while self._starts or self._writes:
-            starts, self._starts = self._starts, []
-            writes, self._writes = self._writes, []
+        while self._queue:
+            group, self._queue = self._queue, []
             try:
-                await self._commit(starts, writes)
+                await self._commit(group)
             except Exception as exc:
-                if (
-                    isinstance(exc, errors.ServiceUnavailable)
-                    or len(starts) + len(writes) == 1
-                ):
-                    _fail([*starts, *writes], exc)
+                if isinstance(exc, errors.ServiceUnavailable) or len(group) == 1:
+                    _fail(group, exc)
                     continue
                 log.exception(
-                    "publish_group_failed", extra={"size": len(starts) + len(writes)}
+                    "publish_group_failed",
+                    extra={"lane": self._name, "size": len(group)},
                 )
-                await self._one_by_one(starts, writes)
+                await self._one_by_one(group)
 
-    async def _one_by_one(
-        self, starts: list[_Queued[publishing.Hold]], writes: list[_Queued[Write[Any]]]
-    ) -> None:
-        groups: list[tuple[list[_Queued[publishing.Hold]], list[_Queued[Write[Any]]]]]
-        groups = [(starts, [])] if starts else []
-        groups += [([], [queued]) for queued in writes]
-        for group_starts, group_writes in groups:
+    async def _one_by_one(self, group: list[tuple[W, asyncio.Future[R]]]) -> None:
+        for queued in group:
             try:
-                await self._commit(group_starts, group_writes)
+                await self._commit([queued])
             except Exception as exc:
-                log.exception("publish_write_failed")
-                _fail([*group_starts, *group_writes], exc)
+                log.exception("publish_write_failed", extra={"lane": self._name})
+                _fail([queued], exc)
 
-    async def _commit(
-        self, starts: list[_Queued[publishing.Hold]], writes: list[_Queued[Write[Any]]]
-    ) -> None:
+    async def _commit(self, group: list[tuple[W, asyncio.Future[R]]]) -> None:
         """One transaction for the group, tried again while the database is
-        unavailable; each queued future gets its result once committed."""
+        unavailable; each future gets its result once committed."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 async with self._connection.transaction() as conn:
                     round_ = Round(conn, clock.now())
-                    started = await publishing.start(
-                        conn,
-                        owner=self._owner,
-                        holds=[queued.work for queued in starts],
-                        now=round_.now,
-                    )
-                    results = [await queued.work(round_) for queued in writes]
+                    results = await self._run(round_, [work for work, _ in group])
                     await self._events.announce(conn, round_.events)
                 break
             except errors.ServiceUnavailable:
                 if attempt == ATTEMPTS:
                     raise
-                log.warning("publish_write_retry", extra={"attempt": attempt})
+                log.warning(
+                    "publish_write_retry",
+                    extra={"lane": self._name, "attempt": attempt},
+                )
                 await self._sleep(0.2 * 2**attempt)
 
         self._events.committed(round_.events)
-        for start in starts:
-            _settle(start.future, started.get(start.work.post_id))
-        for write, result in zip(writes, results, strict=True):
-            _settle(write.future, result)
+        for (_, future), result in zip(group, results, strict=True):
+            if not future.done():  # its waiter may have been cancelled meanwhile
+                future.set_result(result)
 
 
-def _settle(future: asyncio.Future[Any], result: object) -> None:
-    if not future.done():  # its waiter may have been cancelled meanwhile
-        future.set_result(result)
-
-
-def _fail(queued: list[Any], exc: BaseException) -> None:
-    for item in queued:
-        if not item.future.done():
-            item.future.set_exception(exc)
+def _fail(group: Sequence[tuple[Any, asyncio.Future[Any]]], exc: BaseException) -> None:
+    for _, future in group:
+        if not future.done():
+            future.set_exception(exc)

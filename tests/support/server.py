@@ -35,6 +35,7 @@ def test_settings(database_url: str, **overrides: Any) -> config.Settings:
         "lemon_store_id": "90001",
         "lemon_variants": "basic=700101,pro=700201,max=700301",
         "log_format": "text",
+        "publish_processes": 0,  # platform calls in the test's own process
     }
     values.update(overrides)
     return config.Settings(_env_file=None, **values)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syndic.db.models import Ban, Post
@@ -103,14 +103,33 @@ async def _take(
 
 
 async def renew(session: AsyncSession, *, owner: str, until: datetime) -> int:
-    """Extend every lease `owner` holds; the number of posts renewed."""
+    """Extend every lease `owner` holds; the number of posts renewed.
+
+    Posts its publisher is writing at this moment are skipped rather than
+    waited for (waiting on many rows, in another order than the publisher's
+    groups, could deadlock with them): one missed renewal still leaves such
+    a post more than the lease minus a tick."""
     result = await session.execute(
         update(Post)
-        .where(Post.lease_owner == owner, Post.status == "dispatched")
+        .where(
+            Post.id.in_(
+                _unlocked(Post.lease_owner == owner, Post.status == "dispatched")
+            )
+        )
         .values(lease_until=until)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _unlocked(*where: ColumnElement[bool]) -> ScalarSelect[str]:
+    """Ids of the posts matching `where` that no other transaction is writing."""
+    return (
+        select(Post.id)
+        .where(*where)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
 
 
 async def lapse_others(session: AsyncSession, *, owner: str, now: datetime) -> int:
@@ -126,12 +145,18 @@ async def lapse_others(session: AsyncSession, *, owner: str, now: datetime) -> i
 
 
 async def release(session: AsyncSession, *, owner: str, now: datetime) -> int:
-    """Hand back leases not yet past their point of no return (graceful stop)."""
+    """Hand back leases not yet past their point of no return (graceful stop);
+    a post passing it at this moment is skipped, as for `renew`."""
     result = await session.execute(
         update(Post)
         .where(
-            Post.lease_owner == owner,
-            Post.status == "dispatched",
+            Post.id.in_(
+                _unlocked(
+                    Post.lease_owner == owner,
+                    Post.status == "dispatched",
+                    Post.publish_started_at.is_(None),
+                )
+            ),
             Post.publish_started_at.is_(None),
         )
         .values(status="pending", lease_owner=None, lease_until=None, updated_at=now)

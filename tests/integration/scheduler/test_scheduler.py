@@ -13,8 +13,9 @@ from syndic.db.kept import KeptConnection
 from syndic.db.models import Post, User
 from syndic.db.repo import leases, publishing, quotas, users
 from syndic.db.repo import posts as post_rows
-from syndic.platforms.base import CredentialsRejected, TransientError
+from syndic.platforms.base import CredentialsRejected, Receipt, TransientError
 from syndic.runtime import Runtime
+from syndic.scheduler.couriers import CourierLost
 from syndic.scheduler.loop import Scheduler
 from syndic.scheduler.retry import RetryPolicy
 from syndic.services import periods, posts
@@ -288,3 +289,31 @@ async def test_cancel_racing_the_point_of_no_return_has_one_winner(rt: Runtime) 
         outcomes.append((started, cancelled))
 
     assert all(started != cancelled for started, cancelled in outcomes)
+
+
+async def test_a_call_whose_courier_died_is_unknown_and_not_resent(
+    rt: Runtime,
+) -> None:
+    class DyingCouriers:
+        calls = 0
+
+        async def publish(self, *_: object) -> Receipt:
+            self.calls += 1
+            raise CourierLost("the courier stopped during the call")
+
+        async def close(self) -> None:
+            pass
+
+    user = await make_user(rt)
+    scheduler = await start(rt)
+    couriers = DyingCouriers()
+    scheduler.publisher.couriers = couriers  # type: ignore[assignment]
+    try:
+        post, _ = await posts.schedule(rt, user, posts.PostRequest("lost", ["discord"]))
+        view = await wait_for_status(rt, post.id, "failed")
+    finally:
+        await scheduler.stop()
+
+    [delivery] = view.deliveries
+    assert (delivery.status, delivery.error_code) == ("unknown", "courier_lost")
+    assert couriers.calls == 1
