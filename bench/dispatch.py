@@ -54,7 +54,8 @@ from syndic.platforms.base import Draft
 from syndic.scheduler.loop import Scheduler
 from syndic.scheduler.maintenance import Maintenance
 
-LEAD = 3.0  # seconds between start and the first due post
+LEAD = 8.0  # seconds from creating the posts to the first due one (creating
+# 10,000 posts and claiming them takes a few seconds)
 
 
 async def syndic_run(
@@ -62,6 +63,7 @@ async def syndic_run(
 ) -> dict[str, object]:
     db, name = await database(backend)
     rt = runtime.build(settings(db, emulators), db=db)
+    runtime.freeze_startup_heap()  # as `syndic serve` and `syndic worker` do
     user_id = await fleet.user_with_account(
         db,
         rt.settings.credentials_key.get_secret_value(),
@@ -179,6 +181,7 @@ async def apscheduler_run(
     rt = runtime.build(settings(db, emulators), db=db)
     adapter = rt.adapters["discord"]
     credentials = registry.sandbox_credentials()["discord"]
+    runtime.freeze_startup_heap()
     figures: dict[str, object] = {}
 
     async def publish(due: float, lateness: list[float]) -> None:

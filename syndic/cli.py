@@ -202,6 +202,7 @@ def _serve(args: argparse.Namespace) -> None:
                 "database": rt.db.dialect,
             },
         )
+        runtime.freeze_startup_heap()
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -231,6 +232,7 @@ async def _run_worker(settings: config.Settings) -> None:
     rt = runtime.build(settings)
     rt.last_used = LastUsed(rt.db)
     rt.scheduler = Scheduler(rt)
+    runtime.freeze_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -14,6 +14,10 @@ the following seconds and never starves the exact timers of max posts.
 Leases last `lease` seconds past the window and are renewed on each tick
 while held. A lease that lapses (the holder died or stalled) makes the post
 claimable by any process on its next tick.
+
+What a fired post then does (its point of no return, the platform calls,
+the answers) is the `Publisher`'s; the calls themselves run in courier
+processes when `publish_processes` is set, so this loop keeps exact time.
 """
 
 from __future__ import annotations
@@ -139,20 +143,23 @@ class Scheduler:
             # ticks keep their cadence however long one takes, so the window
             # each claims always reaches the next
             next_tick += self.tick_seconds
-            full = True
+            full, renew = True, True
             while full and not self._stopping.is_set():
                 try:
-                    full = await self.tick()  # full: more is due than a batch
+                    # more is due than a batch: claim on, renewing only once
+                    full = await self.tick(renew=renew)
                 except Exception:
                     log.exception("scheduler_tick_failed", extra={"owner": self.owner})
                     full = False
+                renew = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._stopping.wait(), max(next_tick - loop.time(), 0.0)
                 )
 
-    async def tick(self) -> bool:
-        """Claim what is due before the next tick; True if the batch was full."""
+    async def tick(self, *, renew: bool = True) -> bool:
+        """Claim what is due before the next tick, and with `renew` extend the
+        leases held; True if the batch was full."""
         now = clock.now()
         horizon = now + timedelta(seconds=self.tick_seconds * (1 + MARGIN))
         lease_until = horizon + timedelta(seconds=self.lease_seconds)
@@ -166,7 +173,7 @@ class Scheduler:
                 now=now,
                 limit=self.batch,
             )
-            if self._timers or self._inflight:
+            if renew and (self._timers or self._inflight):
                 await leases.renew(session, owner=self.owner, until=lease_until)
 
         self.horizon = horizon

@@ -12,6 +12,9 @@ statements instead of a thousand transactions.
   PostgreSQL; on SQLite every write of the process takes its turn).
 - The write lane holds everything else: a platform's answer (with the
   post's close, for the last one) and a retry's deferral and new start.
+  On SQLite its transactions run on the event loop itself (see
+  `syndic.db.kept`), so it takes at most `SQLITE_WRITE_GROUP` writes at a
+  time: a start never waits behind more than that.
 
 Live results the writes announce go out with the commit. A group the
 database cannot take right now is tried again with a pause (an answer, once
@@ -41,6 +44,7 @@ R = TypeVar("R")
 Sleep = Callable[[float], Awaitable[None]]
 
 ATTEMPTS = 5  # per group while the database is unavailable
+SQLITE_WRITE_GROUP = 8
 
 
 class Round:
@@ -67,7 +71,12 @@ class Writer:
             "start", db, events, sleep, self._start_all
         )
         self._writes: _Lane[Write[Any], Any] = _Lane(
-            "write", db, events, sleep, _write_all
+            "write",
+            db,
+            events,
+            sleep,
+            _write_all,
+            limit=SQLITE_WRITE_GROUP if db.is_sqlite else None,
         )
 
     async def start(self, hold: publishing.Hold) -> publishing.Started | None:
@@ -105,8 +114,11 @@ class _Lane(Generic[W, R]):
         events: EventHub,
         sleep: Sleep,
         run: Callable[[Round, Sequence[W]], Awaitable[list[R]]],
+        *,
+        limit: int | None = None,
     ) -> None:
         self._name = name
+        self._limit = limit
         self._connection = KeptConnection(db)
         self._events = events
         self._sleep = sleep
@@ -130,7 +142,8 @@ class _Lane(Generic[W, R]):
 
     async def _drain(self) -> None:
         while self._queue:
-            group, self._queue = self._queue, []
+            group = self._queue[: self._limit]
+            del self._queue[: len(group)]
             try:
                 await self._commit(group)
             except Exception as exc:
