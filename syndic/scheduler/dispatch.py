@@ -9,7 +9,8 @@ goes back through `pending` and its own point of no return. One platform's
 failure, or a bug in its adapter, never stops the others.
 
 All these writes go through the publisher's `Writer`, which commits what
-is queued together.
+is queued together; the platform calls go to its `Couriers` when the
+scheduler has some, else they are made in this process.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 
+CALLS_AT_ONCE = 64  # platform calls in flight, per courier (or in this process)
+
 
 class Publisher:
     def __init__(
@@ -44,6 +47,12 @@ class Publisher:
         self._sleep = sleep
         self.writer = Writer(rt.db, rt.events, owner, sleep)
         self.couriers: Couriers | None = None  # else calls are made in this process
+        # fewer calls at once than an HTTP client's connections: a burst
+        # waits here, not in the client's pool (whose upkeep grows with its
+        # queue, and whose wait counts against the platform timeout)
+        self._calls = asyncio.Semaphore(
+            CALLS_AT_ONCE * max(1, rt.settings.publish_processes)
+        )
 
     async def run(self, post_id: str, fence: int) -> str | None:
         """Publish the post held under `fence`; its final status, or None if it
@@ -95,10 +104,13 @@ class Publisher:
         while True:
             started = time.perf_counter()
             try:
-                if self.couriers is not None:
-                    receipt = await self.couriers.publish(platform, draft, credentials)
-                else:
-                    receipt = await adapter.publish(draft, credentials)
+                async with self._calls:
+                    if self.couriers is not None:
+                        receipt = await self.couriers.publish(
+                            platform, draft, credentials
+                        )
+                    else:
+                        receipt = await adapter.publish(draft, credentials)
             except PlatformError as exc:
                 decision = self.policy.decide(attempt, exc)
                 log.warning(

@@ -125,8 +125,13 @@ class _Lane(Generic[W, R]):
         self._run = run
         self._queue: list[tuple[W, asyncio.Future[R]]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def submit(self, work: W) -> R:
+        if self._closed:
+            # a publish outliving the scheduler's stop: its lease will lapse
+            # and the next holder settles the post
+            raise errors.ServiceUnavailable("the publisher has stopped")
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(
                 self._drain(), name=f"syndic-writer-{self._name}"
@@ -136,6 +141,7 @@ class _Lane(Generic[W, R]):
         return await future
 
     async def close(self) -> None:
+        self._closed = True
         if self._drainer is not None:
             await asyncio.wait([self._drainer])
         await self._connection.close()
