@@ -3,8 +3,9 @@
 Building a request, TLS, HTTP parsing and JSON take a millisecond or more of
 CPU per platform call. Made in the scheduler's own process they would share
 its one event loop with the timers of every armed post; a courier makes
-them on another core instead. It holds no database connection and no state
-but the adapters' own caches (a webhook's guild, a session token).
+them on another core instead, at a lower CPU priority than the scheduler's.
+It holds no database connection and no state but the adapters' own caches
+(a webhook's guild, a session token).
 
 The scheduler talks to it over two pipes, in frames: a 4-byte length, then
 a pickled tuple. The first frame carries the settings (and where the
@@ -37,6 +38,7 @@ from syndic.platforms.base import Adapter, PlatformError
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">I")
+NICENESS = 5  # added to the courier's CPU niceness: a lower priority
 
 
 async def read_frame(reader: asyncio.StreamReader) -> Any:
@@ -67,6 +69,8 @@ async def open_pipes(
 
 
 async def serve(read_fd: int, write_fd: int) -> None:
+    # when cores are short, the scheduler's loop (which keeps time) goes first
+    os.nice(NICENESS)
     reader, writer = await open_pipes(read_fd, write_fd)
     settings, emulator_root = await read_frame(reader)
     assert isinstance(settings, Settings)

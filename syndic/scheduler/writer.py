@@ -8,8 +8,9 @@ posts due in the same second pass their points of no return in a few
 statements instead of a thousand transactions.
 
 - The start lane holds the points of no return, whose instant is each
-  post's publish start: they never wait behind other writes (on
-  PostgreSQL; on SQLite every write of the process takes its turn).
+  post's publish start: they never wait behind other writes, nor (with a
+  second connection) behind a start already in flight, on PostgreSQL; on
+  SQLite every write of the process takes its turn.
 - The write lane holds everything else: a platform's answer (with the
   post's close, for the last one) and a retry's deferral and new start.
   On SQLite its transactions run on the event loop itself (see
@@ -45,6 +46,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 ATTEMPTS = 5  # per group while the database is unavailable
 SQLITE_WRITE_GROUP = 8
+START_CONNECTIONS = 2  # on PostgreSQL; SQLite has one writer at a time
 
 
 class Round:
@@ -68,7 +70,12 @@ class Writer:
     ) -> None:
         self._owner = owner
         self._starts: _Lane[publishing.Hold, publishing.Started | None] = _Lane(
-            "start", db, events, sleep, self._start_all
+            "start",
+            db,
+            events,
+            sleep,
+            self._start_all,
+            parallel=1 if db.is_sqlite else START_CONNECTIONS,
         )
         self._writes: _Lane[Write[Any], Any] = _Lane(
             "write",
@@ -105,7 +112,9 @@ async def _write_all(round_: Round, works: Sequence[Write[Any]]) -> list[Any]:
 
 
 class _Lane(Generic[W, R]):
-    """A queue drained one transaction at a time on a connection of its own."""
+    """A queue drained one transaction at a time per connection of its own;
+    with `parallel` connections, a group that arrives while one commits goes
+    out on the next connection instead of waiting."""
 
     def __init__(
         self,
@@ -116,15 +125,17 @@ class _Lane(Generic[W, R]):
         run: Callable[[Round, Sequence[W]], Awaitable[list[R]]],
         *,
         limit: int | None = None,
+        parallel: int = 1,
     ) -> None:
         self._name = name
         self._limit = limit
-        self._connection = KeptConnection(db)
+        self._idle = [KeptConnection(db) for _ in range(parallel)]
+        self._connections = list(self._idle)
         self._events = events
         self._sleep = sleep
         self._run = run
         self._queue: list[tuple[W, asyncio.Future[R]]] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._drainers: set[asyncio.Task[None]] = set()
         self._closed = False
 
     async def submit(self, work: W) -> R:
@@ -132,50 +143,59 @@ class _Lane(Generic[W, R]):
             # a publish outliving the scheduler's stop: its lease will lapse
             # and the next holder settles the post
             raise errors.ServiceUnavailable("the publisher has stopped")
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(
-                self._drain(), name=f"syndic-writer-{self._name}"
-            )
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((work, future))
+        if self._idle:  # a connection is free: its drainer takes the queue
+            drainer = asyncio.create_task(
+                self._drain(self._idle.pop()), name=f"syndic-writer-{self._name}"
+            )
+            self._drainers.add(drainer)
+            drainer.add_done_callback(self._drainers.discard)
         return await future
 
     async def close(self) -> None:
         self._closed = True
-        if self._drainer is not None:
-            await asyncio.wait([self._drainer])
-        await self._connection.close()
+        if self._drainers:
+            await asyncio.wait(self._drainers)
+        for connection in self._connections:
+            await connection.close()
 
-    async def _drain(self) -> None:
-        while self._queue:
-            group = self._queue[: self._limit]
-            del self._queue[: len(group)]
-            try:
-                await self._commit(group)
-            except Exception as exc:
-                if isinstance(exc, errors.ServiceUnavailable) or len(group) == 1:
-                    _fail(group, exc)
-                    continue
-                log.exception(
-                    "publish_group_failed",
-                    extra={"lane": self._name, "size": len(group)},
-                )
-                await self._one_by_one(group)
+    async def _drain(self, connection: KeptConnection) -> None:
+        try:
+            while self._queue:
+                group = self._queue[: self._limit]
+                del self._queue[: len(group)]
+                await self._settle(connection, group)
+        finally:
+            self._idle.append(connection)
 
-    async def _one_by_one(self, group: list[tuple[W, asyncio.Future[R]]]) -> None:
-        for queued in group:
-            try:
-                await self._commit([queued])
-            except Exception as exc:
-                log.exception("publish_write_failed", extra={"lane": self._name})
-                _fail([queued], exc)
+    async def _settle(
+        self, connection: KeptConnection, group: list[tuple[W, asyncio.Future[R]]]
+    ) -> None:
+        try:
+            await self._commit(connection, group)
+        except Exception as exc:
+            if isinstance(exc, errors.ServiceUnavailable) or len(group) == 1:
+                _fail(group, exc)
+                return
+            log.exception(
+                "publish_group_failed", extra={"lane": self._name, "size": len(group)}
+            )
+            for queued in group:  # one by one: the bad write fails alone
+                try:
+                    await self._commit(connection, [queued])
+                except Exception as exc_:
+                    log.exception("publish_write_failed", extra={"lane": self._name})
+                    _fail([queued], exc_)
 
-    async def _commit(self, group: list[tuple[W, asyncio.Future[R]]]) -> None:
+    async def _commit(
+        self, connection: KeptConnection, group: list[tuple[W, asyncio.Future[R]]]
+    ) -> None:
         """One transaction for the group, tried again while the database is
         unavailable; each future gets its result once committed."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                async with self._connection.transaction() as conn:
+                async with connection.transaction() as conn:
                     round_ = Round(conn, clock.now())
                     results = await self._run(round_, [work for work, _ in group])
                     await self._events.announce(conn, round_.events)
