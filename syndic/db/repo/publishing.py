@@ -96,6 +96,9 @@ _state = _deliveries.c.status
 _START_POSTS = (
     update(_posts)
     .where(
+        # the ids alone, too: so SQLite looks the posts up by key rather than
+        # scanning every post held under a lease
+        _posts.c.id.in_(bindparam("b_ids", expanding=True)),
         tuple_(_posts.c.id, _posts.c.fence).in_(bindparam("holds", expanding=True)),
         _posts.c.lease_owner == bindparam("owner"),
         _posts.c.status == "dispatched",
@@ -235,6 +238,7 @@ async def start(
         await conn.execute(
             _START_POSTS,
             {
+                "b_ids": [h.post_id for h in holds],
                 "holds": [(h.post_id, h.fence) for h in holds],
                 "owner": owner,
                 "now": now,
