@@ -132,25 +132,23 @@ class Publisher:
                     return None
                 attempt += 1
                 continue
-            except CourierLost:
-                log.warning("courier_lost", extra=context)
+            except Exception as exc:  # whether the platform acted is unknown
+                lost = isinstance(exc, CourierLost)
+                if lost:
+                    log.warning("courier_lost", extra=context)
+                else:
+                    log.exception("adapter_crashed", extra=context)
                 return await self._answer(
                     post,
                     todo,
                     "unknown",
-                    code="courier_lost",
-                    error="the process making this call stopped during it; "
-                    "check the account before posting again",
-                )
-            except Exception:  # an adapter bug: whether the platform acted is unknown
-                log.exception("adapter_crashed", extra=context)
-                return await self._answer(
-                    post,
-                    todo,
-                    "unknown",
-                    code="adapter_crashed",
-                    error="the adapter failed unexpectedly; "
-                    "check the account before posting again",
+                    code="courier_lost" if lost else "adapter_crashed",
+                    error=(
+                        "the process making this call stopped during it"
+                        if lost
+                        else "the adapter failed unexpectedly"
+                    )
+                    + "; check the account before posting again",
                 )
 
             log.info(

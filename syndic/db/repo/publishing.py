@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, func, select, tuple_, update
+from sqlalchemy import (
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+    tuple_,
+    update,
+)
 
 from syndic.db.kept import CoreConnection
 from syndic.db.models import (
@@ -162,43 +172,31 @@ _FILES = select(
     _media.c.id, _media.c.user_id, _media.c.content_type, _media.c.data, _media.c.alt
 ).where(_media.c.id.in_(bindparam("b_media", expanding=True)))
 
-_BEGIN = (
-    update(_deliveries)
-    .where(
+
+def _delivery_in(state: str) -> Update:
+    """An update of one delivery in `state`, while its post's lease is held."""
+    return update(_deliveries).where(
         _deliveries.c.id == bindparam("b_delivery"),
-        _state == "pending",
+        _state == state,
         exists().where(_held),
     )
-    .values(status="publishing", attempts=_deliveries.c.attempts + 1, started_at=_now)
+
+
+_BEGIN = _delivery_in("pending").values(
+    status="publishing", attempts=_deliveries.c.attempts + 1, started_at=_now
 )
-_ANSWER = (
-    update(_deliveries)
-    .where(
-        _deliveries.c.id == bindparam("b_delivery"),
-        _state == "publishing",
-        exists().where(_held),
-    )
-    .values(
-        status=bindparam("b_status"),
-        remote_id=bindparam("b_remote_id"),
-        url=bindparam("b_url"),
-        error_code=bindparam("b_error_code"),
-        error=bindparam("b_error"),
-        answered_at=_now,
-    )
+_ANSWER = _delivery_in("publishing").values(
+    status=bindparam("b_status"),
+    remote_id=bindparam("b_remote_id"),
+    url=bindparam("b_url"),
+    error_code=bindparam("b_error_code"),
+    error=bindparam("b_error"),
+    answered_at=_now,
 )
-_DEFER = (
-    update(_deliveries)
-    .where(
-        _deliveries.c.id == bindparam("b_delivery"),
-        _state == "publishing",
-        exists().where(_held),
-    )
-    .values(
-        status="pending",
-        error_code=bindparam("b_error_code"),
-        error=bindparam("b_error"),
-    )
+_DEFER = _delivery_in("publishing").values(
+    status="pending",
+    error_code=bindparam("b_error_code"),
+    error=bindparam("b_error"),
 )
 _CLOSE = (
     update(_posts)
