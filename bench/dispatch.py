@@ -9,10 +9,12 @@ separate process) on SQLite and PostgreSQL:
 and, in the same run, APScheduler 3 (AsyncIOScheduler, one date trigger per
 post, memory job store) does the same publishing as the baseline.
 
-Lateness is publish start minus due time. Queries per idle minute count
-the statements one process sends over a real idle minute (scheduler ticks
-and maintenance jobs). Memory per pending post is what claiming and arming timers
-retains, measured with tracemalloc.
+Lateness is publish start (when the post's point of no return runs, as
+stored in `publish_started_at`) minus due time; the platform calls run in
+one courier process, as `syndic serve` and `syndic worker` make them.
+Queries per idle minute count the statements one process sends over a real
+idle minute (scheduler ticks and maintenance jobs). Memory per pending post
+is what claiming and arming timers retains, measured with tracemalloc.
 
     .venv/bin/python bench/dispatch.py [--posts 10000] [--burst 1000]
         [--backends sqlite,postgresql]
