@@ -94,10 +94,13 @@ async def serve(read_fd: int, write_fd: int) -> None:
             calls.add(task)
             task.add_done_callback(calls.discard)
     finally:
-        for task in calls:
+        abandoned = [task for task in calls if not task.done()]
+        for task in abandoned:
             task.cancel()
         await http.aclose()
-        log.info("courier_stopped", extra={"pid": os.getpid(), "abandoned": len(calls)})
+        log.info(
+            "courier_stopped", extra={"pid": os.getpid(), "abandoned": len(abandoned)}
+        )
 
 
 async def _call(

@@ -4,7 +4,10 @@
 answer: a `Receipt`, or the adapter's `PlatformError` raised here as if the
 adapter had run in this process. A courier that dies (killed, out of
 memory) fails every call it held with `CourierLost`: such a call may or may
-not have reached the platform. The next call starts a new courier.
+not have reached the platform. So does a call left unanswered for four
+platform timeouts: its courier is taken as hung, killed and replaced. The
+next call starts a new courier; one that cannot start fails the call as not
+sent, to be retried.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from syndic.scheduler.courier import open_pipes, read_frame, write_frame
 log = logging.getLogger(__name__)
 
 READY_WITHIN = 60.0  # seconds for a new courier to import syndic and say ready
+# a call unanswered after this many platform timeouts means a hung courier
+DEADLINE_IN_TIMEOUTS = 4
 
 
 class CourierLost(Exception):
@@ -37,6 +42,7 @@ class Couriers:
     ) -> None:
         self._settings = settings
         self._emulator_root = emulator_root
+        self._deadline = DEADLINE_IN_TIMEOUTS * settings.platform_timeout
         self._size = size
         self._couriers: list[_Courier] = []
         self._calls = itertools.count()
@@ -57,8 +63,17 @@ class Couriers:
     async def publish(
         self, platform: str, draft: Draft, credentials: Mapping[str, Any]
     ) -> Receipt:
-        courier = await self._pick()
-        return await courier.call(next(self._calls), platform, draft, credentials)
+        try:
+            courier = await self._pick()
+        except (OSError, RuntimeError, EOFError, TimeoutError) as exc:
+            raise TransientError(
+                f"{platform}: no courier could start ({type(exc).__name__})",
+                code="courier_unavailable",
+                sent=False,
+            ) from exc
+        return await courier.call(
+            next(self._calls), platform, draft, credentials, self._deadline
+        )
 
     async def close(self) -> None:
         await asyncio.gather(*(courier.close() for courier in self._couriers))
@@ -123,7 +138,10 @@ class _Courier:
         platform: str,
         draft: Draft,
         credentials: Mapping[str, Any],
+        deadline: float,
     ) -> Receipt:
+        """The call's answer; `CourierLost` if the courier dies, or does not
+        answer within `deadline` seconds (it is then killed and replaced)."""
         assert self._writer is not None
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         self._pending[call] = future
@@ -137,11 +155,26 @@ class _Courier:
                     code="courier_unavailable",
                     sent=False,
                 ) from exc
-            return await future
+            try:
+                return await asyncio.wait_for(future, deadline)
+            except TimeoutError as exc:
+                log.error(
+                    "courier_stalled", extra={"pid": self.pid, "deadline_s": deadline}
+                )
+                self.kill()
+                raise CourierLost(
+                    f"the courier gave no answer in {deadline:g} s"
+                ) from exc
         finally:
             self._pending.pop(call, None)
             if future.done() and not future.cancelled():
                 future.exception()  # retrieved, whichever way this call ended
+
+    def kill(self) -> None:
+        self.alive = False
+        if self._process is not None and self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
 
     async def close(self) -> None:
         """Close its pipe (it stops at once) and wait for it to exit."""

@@ -28,9 +28,10 @@ import logging
 import os
 import secrets
 import socket
+from contextvars import Context
 from datetime import datetime, timedelta
 
-from syndic import clock, plans
+from syndic import clock, errors, plans
 from syndic.db.repo import leases
 from syndic.runtime import Runtime
 from syndic.scheduler.couriers import Couriers
@@ -189,7 +190,9 @@ class Scheduler:
         """A post was just accepted: claim it now if it is due inside this window."""
         if self._stopping.is_set() or release_at >= self.horizon:
             return
-        task = asyncio.create_task(self._claim_now(post_id))
+        # a context of its own: the request that accepted the post is not this
+        # work's (its request id must not follow the post into the logs)
+        task = asyncio.create_task(self._claim_now(post_id), context=Context())
         self._claiming.add(task)
         task.add_done_callback(self._claiming.discard)
 
@@ -241,5 +244,12 @@ class Scheduler:
     async def _publish(self, claim: leases.Claim) -> None:
         try:
             await self.publisher.run(claim.post_id, claim.fence)
+        except errors.ServiceUnavailable as exc:
+            # the database is down, or this scheduler stopped: the lease
+            # lapses and the post's next holder settles it
+            log.warning(
+                "post_publish_interrupted",
+                extra={"post_id": claim.post_id, "reason": str(exc)},
+            )
         except Exception:
             log.exception("post_publish_failed", extra={"post_id": claim.post_id})

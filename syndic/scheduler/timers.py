@@ -13,6 +13,7 @@ import asyncio
 import heapq
 import time
 from collections.abc import Callable
+from contextvars import Context
 
 from syndic.db.repo.leases import Claim
 
@@ -58,7 +59,10 @@ class TimerQueue:
         loop = asyncio.get_running_loop()
         self._next_at = self._heap[0][0]
         delay = self._next_at - time.time()
-        self._handle = loop.call_at(loop.time() + max(delay, 0.0), self._wake)
+        # fired in a context of its own, whichever request armed it
+        self._handle = loop.call_at(
+            loop.time() + max(delay, 0.0), self._wake, context=Context()
+        )
 
     def _wake(self) -> None:
         now = time.time()

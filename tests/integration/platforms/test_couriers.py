@@ -35,15 +35,20 @@ def credentials(state: emulator.DiscordState, emulator_origin: str) -> dict[str,
     return adapter.check_credentials(state.add_account())
 
 
-@pytest.fixture
-async def couriers(emulator_origin: str) -> AsyncIterator[Couriers]:
+async def started(emulator_origin: str, platform_timeout: float) -> Couriers:
     settings = server.test_settings(
         "sqlite:///unused.db",
         discord_base_url=f"{emulator_origin}/discord",
-        platform_timeout=5.0,
+        platform_timeout=platform_timeout,
     )
     pool = Couriers(settings, size=1)
     await pool.start()
+    return pool
+
+
+@pytest.fixture
+async def couriers(emulator_origin: str) -> AsyncIterator[Couriers]:
+    pool = await started(emulator_origin, platform_timeout=5.0)
     yield pool
     await pool.close()
 
@@ -109,3 +114,21 @@ async def test_a_courier_killed_during_a_call_loses_it_and_is_replaced(
     state.clear_faults()
     receipt = await couriers.publish("discord", base.Draft("after"), credentials)
     assert receipt.remote_id
+
+
+async def test_a_hung_courier_loses_its_call_and_is_replaced(
+    emulator_origin: str, credentials: dict[str, Any]
+) -> None:
+    couriers = await started(emulator_origin, platform_timeout=0.5)  # deadline 2 s
+    try:
+        [pid] = couriers.pids
+        os.kill(pid, signal.SIGSTOP)  # alive, but answers nothing
+
+        with pytest.raises(CourierLost):
+            await couriers.publish("discord", base.Draft("into the void"), credentials)
+
+        receipt = await couriers.publish("discord", base.Draft("after"), credentials)
+        assert receipt.remote_id
+        assert couriers.pids != [pid]
+    finally:
+        await couriers.close()
