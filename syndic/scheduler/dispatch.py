@@ -1,11 +1,13 @@
 """Publishing one claimed post to its platforms, concurrently.
 
-The post's point of no return checks the lease's fence, marks every
-platform still to do `publishing` (one more attempt each) and reads the
-user's credentials and media; `publish_started_at` is the instant it runs.
-Each platform's answer is then recorded under the same fence, the last one
-together with the post's final status; a retry after a transient failure
-goes back through `pending` and its own point of no return. One platform's
+Publishing starts by checking the lease's fence and reading the post, the
+user's credentials and media; `publish_started_at` is the instant it runs,
+and the post can no longer be cancelled. Each platform then passes its own
+point of no return (`publishing`, one more attempt) once a call slot is
+free, right before its call, so a crash while calls wait for slots leaves
+those platforms pending rather than unknown. Each answer is recorded under
+the same fence, the last one together with the post's final status; a retry
+after a transient failure goes back through `pending`. One platform's
 failure, or a bug in its adapter, never stops the others.
 
 All these writes go through the publisher's `Writer`, which commits what
@@ -18,12 +20,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from syndic import plans
 from syndic.db.repo import publishing
-from syndic.platforms.base import Draft, Media, PlatformError, Receipt
+from syndic.platforms.base import (
+    Adapter,
+    Draft,
+    Media,
+    PermanentError,
+    PlatformError,
+    Receipt,
+)
 from syndic.runtime import Runtime
 from syndic.scheduler.couriers import CourierLost, Couriers
 from syndic.scheduler.retry import GiveUp, RetryPolicy
@@ -89,55 +98,38 @@ class Publisher:
         context = {"post_id": post.id, "platform": platform}
         adapter = self.rt.adapters.get(platform)
         credentials = accounts.unseal(self.rt, post.user_id, platform, todo.sealed)
-        attempt = todo.attempts  # the point of no return counted this one
-
-        if adapter is None or credentials is None:
-            return await self._answer(
-                post,
-                todo,
-                "failed",
-                code="account.not_connected",
-                error=f"no {platform} account is connected",
-            )
-
         draft = _draft(post.started, platform, attached)
+        attempt = todo.attempts
+
         while True:
+            attempt += 1
             started = time.perf_counter()
-            try:
-                async with self._calls:
-                    if self.couriers is not None:
-                        receipt = await self.couriers.publish(
-                            platform, draft, credentials
-                        )
-                    else:
-                        receipt = await adapter.publish(draft, credentials)
-            except PlatformError as exc:
-                decision = self.policy.decide(attempt, exc)
-                log.warning(
-                    "platform_call_failed",
+            if adapter is None or credentials is None:
+                outcome: Receipt | Exception | None = None
+                if await self._begin(post, todo):
+                    outcome = PermanentError(
+                        f"no {platform} account is connected",
+                        code="account.not_connected",
+                    )
+            else:
+                outcome = await self._attempt(post, todo, adapter, draft, credentials)
+
+            if outcome is None:
+                log.warning("delivery_lease_lost", extra=context)
+                return None
+            if isinstance(outcome, Receipt):
+                log.info(
+                    "delivery_published",
                     extra={
                         **context,
                         "attempt": attempt,
-                        "code": exc.code,
                         "elapsed_ms": _since(started),
-                        "retry": not isinstance(decision, GiveUp),
+                        "remote_id": outcome.remote_id,
                     },
                 )
-                if isinstance(decision, GiveUp):
-                    return await self._answer(
-                        post, todo, "failed", code=exc.code, error=decision.reason
-                    )
-                if not await self._retry_after(post, todo, exc, decision.delay):
-                    log.warning("delivery_lease_lost", extra=context)
-                    return None
-                attempt += 1
-                continue
-            except Exception as exc:  # whether the platform acted is unknown
-                lost = isinstance(exc, CourierLost)
-                if lost:
-                    log.warning("courier_lost", extra=context)
-                else:
-                    log.exception("adapter_crashed", extra=context)
+                return await self._answer(post, todo, "published", receipt=outcome)
+            if not isinstance(outcome, PlatformError):  # did the platform act?
+                lost = isinstance(outcome, CourierLost)
                 return await self._answer(
                     post,
                     todo,
@@ -151,46 +143,84 @@ class Publisher:
                     + "; check the account before posting again",
                 )
 
-            log.info(
-                "delivery_published",
+            decision = self.policy.decide(attempt, outcome)
+            log.warning(
+                "platform_call_failed",
                 extra={
                     **context,
                     "attempt": attempt,
+                    "code": outcome.code,
                     "elapsed_ms": _since(started),
-                    "remote_id": receipt.remote_id,
+                    "retry": not isinstance(decision, GiveUp),
                 },
             )
-            return await self._answer(post, todo, "published", receipt=receipt)
+            if isinstance(decision, GiveUp):
+                return await self._answer(
+                    post, todo, "failed", code=outcome.code, error=decision.reason
+                )
+            await self._defer(post, todo, outcome)
+            await self._sleep(decision.delay)
 
-    async def _retry_after(
-        self, post: _Run, todo: publishing.Todo, exc: PlatformError, delay: float
-    ) -> bool:
-        """Back to pending, wait, then through a new point of no return;
-        False if the lease was lost meanwhile."""
-        hold = post.started.hold
+    async def _attempt(
+        self,
+        post: _Run,
+        todo: publishing.Todo,
+        adapter: Adapter,
+        draft: Draft,
+        credentials: Mapping[str, Any],
+    ) -> Receipt | Exception | None:
+        """One call, made under this platform's point of no return, passed
+        once a call slot is free: a crash while waiting for one leaves the
+        platform pending, not unknown. The receipt, or what went wrong; None
+        if the lease was lost."""
+        async with self._calls:
+            if not await self._begin(post, todo):
+                return None
+            try:
+                if self.couriers is not None:
+                    return await self.couriers.publish(
+                        todo.platform, draft, credentials
+                    )
+                return await adapter.publish(draft, credentials)
+            except (PlatformError, CourierLost) as exc:
+                return exc
+            except Exception as exc:  # an adapter bug: whether it acted is unknown
+                log.exception(
+                    "adapter_crashed",
+                    extra={"post_id": post.id, "platform": todo.platform},
+                )
+                return exc
 
-        async def defer(round_: Round) -> bool:
-            return await publishing.defer(
-                round_.conn,
-                owner=self.owner,
-                hold=hold,
-                delivery_id=todo.delivery_id,
-                error_code=exc.code,
-                error=exc.message,
-            )
+    async def _begin(self, post: _Run, todo: publishing.Todo) -> bool:
+        """This platform's point of no return: `publishing`, one more attempt."""
 
         async def begin(round_: Round) -> bool:
             return await publishing.begin(
                 round_.conn,
                 owner=self.owner,
-                hold=hold,
+                hold=post.started.hold,
                 delivery_id=todo.delivery_id,
                 now=round_.now,
             )
 
-        await self.writer.write(defer)
-        await self._sleep(delay)
         return await self.writer.write(begin)
+
+    async def _defer(
+        self, post: _Run, todo: publishing.Todo, exc: PlatformError
+    ) -> None:
+        """Back to pending after a transient failure the platform did not act on."""
+
+        async def defer(round_: Round) -> bool:
+            return await publishing.defer(
+                round_.conn,
+                owner=self.owner,
+                hold=post.started.hold,
+                delivery_id=todo.delivery_id,
+                error_code=exc.code,
+                error=exc.message,
+            )
+
+        await self.writer.write(defer)
 
     async def _answer(
         self,

@@ -130,22 +130,14 @@ _START_POSTS = (
         _posts.c.publish_started_at,
     )
 )
-# pending -> publishing (called now); publishing -> unknown (a previous
-# holder's call in flight); every other state stays as it is
+# a call a previous holder had in flight (publishing) is now unknown; the
+# rest stays as it is: each pending platform passes its own point of no
+# return (`begin`) right before its call
 _START_DELIVERIES = (
     update(_deliveries)
     .where(_deliveries.c.post_id.in_(bindparam("b_posts", expanding=True)))
     .values(
-        status=case(
-            (_state == "pending", "publishing"),
-            (_state == "publishing", "unknown"),
-            else_=_state,
-        ),
-        attempts=case(
-            (_state == "pending", _deliveries.c.attempts + 1),
-            else_=_deliveries.c.attempts,
-        ),
-        started_at=case((_state == "pending", _now), else_=_deliveries.c.started_at),
+        status=case((_state == "publishing", "unknown"), else_=_state),
         error_code=case(
             (_state == "publishing", "outcome_unknown"),
             else_=_deliveries.c.error_code,
@@ -225,8 +217,8 @@ async def start(
     is banned) are left out.
 
     A platform a previous holder left in `publishing` (it may or may not have
-    reached the platform) becomes `unknown`; every platform still pending
-    becomes `publishing`, one more attempt, and is called right after. The
+    reached the platform) becomes `unknown`; the platforms still pending are
+    returned to call, each after its own point of no return (`begin`). The
     users' credentials are read in a third statement, and the attached media
     files in a fourth if any post has some.
     """
@@ -256,7 +248,7 @@ async def start(
     todo: dict[str, list[Todo]] = {p.id: [] for p in posts}
     settled: dict[str, list[str]] = {p.id: [] for p in posts}
     for row in sorted(rows.all()):
-        if row.status == "publishing":  # it was pending: ours to call now
+        if row.status == "pending":  # ours to call now
             ciphertext = sealed.get((user_of[row.post_id], row.platform))
             todo[row.post_id].append(
                 Todo(row.id, row.platform, row.attempts, ciphertext)
@@ -307,7 +299,8 @@ async def _files(conn: CoreConnection, posts: Sequence[Any]) -> dict[str, list[F
 async def begin(
     conn: CoreConnection, *, owner: str, hold: Hold, delivery_id: int, now: datetime
 ) -> bool:
-    """A platform's point of no return on a retry: `publishing`, one more attempt."""
+    """A platform's point of no return, right before each call: `publishing`,
+    one more attempt."""
     params = {**_hold(owner, hold), "b_delivery": delivery_id, "now": now}
     return bool((await conn.execute(_BEGIN, params)).rowcount)
 

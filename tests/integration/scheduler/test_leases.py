@@ -131,7 +131,7 @@ async def test_one_point_of_no_return_starts_every_post_still_held(
 
     assert sorted(started) == sorted(ours)
     for post in started.values():
-        assert [(t.platform, t.attempts) for t in post.todo] == [("bluesky", 1)]
+        assert [(t.platform, t.attempts) for t in post.todo] == [("bluesky", 0)]
         assert post.started_at >= post.release_at
 
 
@@ -141,7 +141,7 @@ async def test_a_call_in_flight_when_the_lease_lapsed_becomes_unknown_and_is_not
     post_id = await pending_post(db)
     [old] = await claim(db, "a", lease=1)
     [delivery] = (await start(db, "a", old))[post_id].todo
-    assert delivery.attempts == 1
+    assert await begin(db, "a", old, delivery) is True
     # "a" dies here, after the platform call was sent and before its answer was recorded
 
     [new] = await claim(db, "b", now_shift=5)
@@ -175,6 +175,40 @@ async def test_a_call_in_flight_when_the_lease_lapsed_becomes_unknown_and_is_not
         "unknown",
         "outcome_unknown",
         1,
+    )
+
+
+async def test_a_platform_still_waiting_for_its_call_is_called_by_the_next_holder(
+    db: Database,
+) -> None:
+    post_id = await pending_post(db)
+    [old] = await claim(db, "a", lease=1)
+    [waiting] = (await start(db, "a", old))[post_id].todo
+    # "a" dies here: publishing had started, but this call had not
+
+    [new] = await claim(db, "b", now_shift=5)
+    restarted = (await start(db, "b", new))[post_id]
+
+    assert ([t.delivery_id for t in restarted.todo], restarted.settled) == (
+        [waiting.delivery_id],
+        [],
+    )
+    assert await begin(db, "b", new, waiting) is True
+    assert await begin(db, "a", old, waiting) is False  # fenced out
+
+
+async def begin(
+    db: Database, owner: str, held: leases.Claim, todo: publishing.Todo
+) -> bool:
+    return await in_transaction(
+        db,
+        lambda conn: publishing.begin(
+            conn,
+            owner=owner,
+            hold=publishing.Hold(held.post_id, held.fence),
+            delivery_id=todo.delivery_id,
+            now=clock.now(),
+        ),
     )
 
 

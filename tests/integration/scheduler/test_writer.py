@@ -57,6 +57,13 @@ async def test_a_failing_write_fails_alone(db: Database) -> None:
         raise ValueError("a bug in one write")
 
     async def answer(round_: Round) -> bool:
+        await publishing.begin(
+            round_.conn,
+            owner="me",
+            hold=started.hold,
+            delivery_id=started.todo[0].delivery_id,
+            now=round_.now,
+        )
         return await publishing.answer(
             round_.conn,
             owner="me",
