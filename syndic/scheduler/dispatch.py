@@ -104,15 +104,7 @@ class Publisher:
         while True:
             attempt += 1
             started = time.perf_counter()
-            if adapter is None or credentials is None:
-                outcome: Receipt | Exception | None = None
-                if await self._begin(post, todo):
-                    outcome = PermanentError(
-                        f"no {platform} account is connected",
-                        code="account.not_connected",
-                    )
-            else:
-                outcome = await self._attempt(post, todo, adapter, draft, credentials)
+            outcome = await self._attempt(post, todo, adapter, draft, credentials)
 
             if outcome is None:
                 log.warning("delivery_lease_lost", extra=context)
@@ -165,9 +157,9 @@ class Publisher:
         self,
         post: _Run,
         todo: publishing.Todo,
-        adapter: Adapter,
+        adapter: Adapter | None,
         draft: Draft,
-        credentials: Mapping[str, Any],
+        credentials: Mapping[str, Any] | None,
     ) -> Receipt | Exception | None:
         """One call, made under this platform's point of no return, passed
         once a call slot is free: a crash while waiting for one leaves the
@@ -176,6 +168,11 @@ class Publisher:
         async with self._calls:
             if not await self._begin(post, todo):
                 return None
+            if adapter is None or credentials is None:
+                return PermanentError(
+                    f"no {todo.platform} account is connected",
+                    code="account.not_connected",
+                )
             try:
                 if self.couriers is not None:
                     return await self.couriers.publish(
